@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "load_safeedit": "interp.data",
     "load_dataset": "interp.data",
     "jailbreak_templates": "interp.data",
+    "load_harmful_prompts": "interp.data",
+    "HarmfulPrompt": "interp.data",
     # activations, location
     "collect_activations": "interp.activations",
     "locate_toxic_layer": "interp.locate",
