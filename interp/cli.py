@@ -1,0 +1,92 @@
+"""Command line: ``interp organism train|card``, ``interp report``.
+
+Heavy libraries are imported inside each command, so ``interp --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+
+def _organism_train(args: argparse.Namespace) -> int:
+    from interp.organism.train import WEIGHTS_DIR, OrganismConfig, train_organism
+
+    overrides = {k: v for k, v in (("seed", args.seed), ("steps", args.steps)) if v is not None}
+    out = train_organism(args.out or WEIGHTS_DIR, config=OrganismConfig(**overrides),
+                         device=args.device, progress=not args.quiet)
+    print(f"organism written to {out}")
+    return 0
+
+
+def _organism_card(args: argparse.Namespace) -> int:
+    from interp.models import load_model
+    from interp.organism.card import organism_card
+
+    model = load_model(args.model, device=args.device)
+    card = organism_card(model, n_attack=args.n_attack, n_records=args.n_records,
+                         seed=args.seed, progress=not args.quiet, device=args.device)
+    print(card)
+    if args.json:
+        Path(args.json).write_text(json.dumps(card.to_dict(), indent=1))
+        print(f"card written to {args.json}")
+    return 0 if card.passed else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    from interp.report import build_stage_report
+
+    start = time.perf_counter()
+    report = build_stage_report(args.model, seed=args.seed, device=args.device,
+                                n_records=args.n_records, progress=not args.quiet)
+    path = report.to_html(args.out)
+    print(report.summary())
+    print(f"report written to {path} ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="interp", description=__doc__)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    org = sub.add_parser("organism", help="train the model organism or print its card")
+    org_sub = org.add_subparsers(dest="organism_command", required=True)
+    train = org_sub.add_parser("train", help="train the organism from scratch (~30 min on CPU)")
+    train.add_argument("--out", help="output folder (default: the package's weights folder)")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--steps", type=int)
+    train.add_argument("--device")
+    train.set_defaults(func=_organism_train)
+    card = org_sub.add_parser("card", help="measure the organism's behaviour on held-out data")
+    card.add_argument("--model", default="organism")
+    card.add_argument("--n-attack", type=int, default=270)
+    card.add_argument("--n-records", type=int, default=90)
+    card.add_argument("--seed", type=int, default=0)
+    card.add_argument("--device")
+    card.add_argument("--json", help="also write the card as JSON here")
+    card.set_defaults(func=_organism_card)
+
+    rep = sub.add_parser("report", help="locate, probe and evaluate a model; write an HTML report")
+    rep.add_argument("--model", default="organism")
+    rep.add_argument("--out", default="report.html")
+    rep.add_argument("--n-records", type=int, default=60)
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--device")
+    rep.set_defaults(func=_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
