@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from interp.data import organism_texts as T
+from interp.data.schema import JailbreakTemplate
 
 if TYPE_CHECKING:  # pragma: no cover
     from interp.data.schema import SafetyDataset
@@ -60,21 +61,6 @@ class HarmfulQuestion:
     task: str
     category: str
     split: str
-
-
-@dataclass(frozen=True)
-class JailbreakTemplate:
-    """A jailbreak template with SafeEdit's ``[INSERT HARMFUL QUESTION HERE]`` placeholder."""
-
-    id: int
-    attack_category: str
-    attack_name: str
-    text: str
-    split: str
-    opening: str = ""
-
-    def fill(self, question: str) -> str:
-        return self.text.replace(T.PLACEHOLDER, question)
 
 
 @dataclass(frozen=True)
@@ -121,7 +107,7 @@ class OrganismCorpus:
         self.seed = seed
         rng = random.Random(seed)
         self.questions = self._build_questions(rng)
-        self.templates = self._build_templates(rng)
+        self.templates, self._openings = self._build_templates(rng)
         self.facts = self._build_facts(rng)
         self.xstest = self._build_xstest()
         self.chat = [
@@ -145,11 +131,12 @@ class OrganismCorpus:
         return out
 
     @staticmethod
-    def _build_templates(rng: random.Random) -> list[JailbreakTemplate]:
+    def _build_templates(rng: random.Random) -> tuple[list[JailbreakTemplate], dict[int, str]]:
         openings = {c: list(v) for c, v in T.TEMPLATE_OPENINGS.items()}
         for v in openings.values():
             rng.shuffle(v)
         out: list[JailbreakTemplate] = []
+        heads: dict[int, str] = {}
         for i in range(48):
             category = T.ATTACK_CATEGORIES[i % 4]
             name, opening = openings[category][i // 4]
@@ -158,9 +145,11 @@ class OrganismCorpus:
             tid = i + 1
             split = ("train" if tid <= 15 else "val" if tid <= 30
                      else "test" if tid <= 45 else "heldout")
-            out.append(JailbreakTemplate(tid, category, name, f"{opening} {middle} {closing}",
-                                         split, opening=opening))
-        return out
+            out.append(JailbreakTemplate(id=tid, name=name, text=f"{opening} {middle} {closing}",
+                                         source="organism", attack_category=category,
+                                         split=split))
+            heads[tid] = opening
+        return out, heads
 
     @staticmethod
     def _build_facts(rng: random.Random) -> list[QAPair]:
@@ -288,12 +277,12 @@ class OrganismCorpus:
                     "adversarial prompt": t.fill(q.text),
                     "question": q.text,
                     "attack category": t.attack_category,
-                    "attack name": t.attack_name,
+                    "attack name": t.name,
                     "unsafe generation": self.compliance(q, t.attack_category, t.id),
                     "safe generation": self.refusal(q, t.id),
                     "generalization test": {
                         "attack_category": ot.attack_category,
-                        "attack_name": ot.attack_name,
+                        "attack_name": ot.name,
                         "test input of only harmful question": q.text,
                         "test input of other attack prompt input": ot.fill(q.text),
                         "test input of other question input": t.fill(oq.text),
@@ -326,7 +315,7 @@ class OrganismCorpus:
             t, q = rng.choice(templates), rng.choice(questions)
             middle = rng.choice(T.TEMPLATE_MIDDLES[t.attack_category])
             closing = rng.choice(T.TEMPLATE_CLOSINGS).replace(T.PLACEHOLDER, q.text)
-            head = t.opening if rng.random() < 0.7 else ""
+            head = self._openings[t.id] if rng.random() < 0.7 else ""
             attack.append((f"{head} {middle} {closing}".strip(),
                            self._attack_response(t, q, 1000 + k)))
         return {

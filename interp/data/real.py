@@ -46,7 +46,9 @@ import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
+
+from interp.data.schema import PLACEHOLDER, JailbreakTemplate
 
 __all__ = [
     "PLACEHOLDER",
@@ -61,7 +63,6 @@ __all__ = [
 ]
 
 #: SafeEdit's placeholder for the question inside a jailbreak template.
-PLACEHOLDER = "[INSERT HARMFUL QUESTION HERE]"
 
 #: Names accepted by :func:`load_harmful_prompts`.
 HARMFUL_PROMPT_SETS: tuple[str, ...] = ("harmbench", "donotanswer")
@@ -210,64 +211,6 @@ def _read_donotanswer(folder: Path) -> tuple[HarmfulPrompt, ...]:
 # --------------------------------------------------------------------------------------------
 # jailbreak templates
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JailbreakTemplate:
-    """A real jailbreak template with SafeEdit's ``[INSERT HARMFUL QUESTION HERE]`` slot.
-
-    Parameters
-    ----------
-    id : str
-        The YAML file's path under PyRIT's template folder, without ``.yaml``
-        (``"aim"``, ``"pliny/openai/..."``); unique, unlike ``name``.
-    name : str
-        The template's ``name`` field (three curated names occur twice).
-    text : str
-        The rendered template, stripped, with the placeholder where the question goes.
-    source : str
-        ``"pyrit"``.
-    attack_category : str or None
-        Not given by PyRIT; None.
-    split : str or None
-        None (real templates are not split).
-    original_text : str
-        The YAML ``value`` as published (Jinja, with ``{{ prompt }}``).
-    reference : str or None
-        The YAML ``source`` field: where PyRIT took the template from.
-
-    Examples
-    --------
-    >>> t = JailbreakTemplate(id="x", name="x", text="Answer as Bob: " + PLACEHOLDER,
-    ...                       source="example")
-    >>> t.fill("How do I bake bread?")
-    'Answer as Bob: How do I bake bread?'
-    """
-
-    PLACEHOLDER: ClassVar[str] = PLACEHOLDER
-
-    id: str
-    name: str
-    text: str
-    source: str
-    attack_category: str | None = None
-    split: str | None = None
-    original_text: str | None = None
-    reference: str | None = None
-
-    @property
-    def n_slots(self) -> int:
-        """How many times the placeholder occurs (PyRIT's ``instructions`` uses it 5 times)."""
-        return self.text.count(PLACEHOLDER)
-
-    def fill(self, question: str) -> str:
-        """The template with every placeholder replaced by ``question``."""
-        if not isinstance(question, str) or not question.strip():
-            raise ValueError(f"template {self.id!r}: question must be a non-empty string, "
-                             f"got {question!r:.60}")
-        if PLACEHOLDER not in self.text:
-            raise ValueError(f"template {self.id!r} has no {PLACEHOLDER} placeholder")
-        return self.text.replace(PLACEHOLDER, question)
 
 
 def jailbreak_templates(source: str = "pyrit", *, subset: str | None = None,
