@@ -1,0 +1,168 @@
+"""Benchmark: does activation collection keep memory flat as the number of prompts grows?
+
+Run ``python benchmarks/bench_activations.py`` (CPU, offline; ``--n`` and ``--factor`` to
+change the sizes). It collects, for N and for factor x N prompts, the activations of every
+layer's ``hook_resid_post`` and ``mlp.hook_post`` with
+
+* ``MeanOverTexts`` (one running (d,) mean per hook: should stay flat, target growth <= 10 %);
+* ``MeanOverPositions`` (one (d,) row per prompt per hook: grows linearly, for contrast).
+
+Each measurement runs in a fresh subprocess (so allocator caches of one run do not flatter the
+next). Memory is measured from just before ``collect_activations`` (model loaded, prompts
+tokenised) to its end: the peak resident set size (sampled every 2 ms with psutil), the peak
+of Python allocations (tracemalloc), on CUDA ``torch.cuda.max_memory_allocated``, and the exact
+size of the returned tensors. Uses the organism if its weights are installed, else an
+organism-sized random GPT-2 (6 layers, d_model 256, d_mlp 1024) fed random token ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+warnings.filterwarnings("ignore")
+
+REDUCERS = ("mean_texts", "mean")
+
+
+def _random_gpt2_folder(folder: Path) -> Path:
+    """A random organism-sized GPT-2 checkpoint with a minimal character tokenizer."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    chars = list("abcdefghijklmnopqrstuvwxyz .,!?'")
+    vocab = {tok: i for i, tok in enumerate(["<|pad|>", "<|end|>"] + chars)}
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|pad|>"))
+    backend.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|end|>", pad_token="<|pad|>")
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(n_layer=6, n_embd=256, n_head=8, n_positions=256,
+                               vocab_size=4096)).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def _inputs(n: int, seed: int):
+    """(model, Tokenized, source) for n prompts."""
+    import torch
+
+    from interp.models import Tokenized, chat_prompt, load_model, organism_dir, tokenize
+
+    if (organism_dir() / "model.safetensors").is_file():
+        from interp.data import load_dataset
+
+        model = load_model("organism", device="cpu")
+        records = load_dataset("organism", split="train")
+        prompts = [chat_prompt(model, records[i % len(records)].adversarial_prompt) for i in range(n)]
+        return model, tokenize(model, prompts), "organism"
+    folder = _random_gpt2_folder(Path(tempfile.mkdtemp(prefix="bench-act-")))
+    model = load_model(folder, device="cpu")
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(16, 97, (n,), generator=gen)
+    width = int(lengths.max())
+    tokens = torch.randint(2, model.cfg.d_vocab, (n, width), generator=gen)
+    mask = (torch.arange(width)[None, :] >= width - lengths[:, None]).long()  # left padding
+    return model, Tokenized(tokens=tokens.masked_fill(mask == 0, 0), attention_mask=mask), "random GPT-2"
+
+
+def child(reducer: str, n: int, batch_size: int, seed: int) -> dict:
+    import psutil
+    import torch
+
+    from interp.activations import collect_activations
+    from interp.hooks import mlp_post, resid_post
+
+    model, toks, source = _inputs(n, seed)
+    hooks = [h for layer in range(model.cfg.n_layers) for h in (resid_post(layer), mlp_post(layer))]
+    collect_activations(model, toks.tokens[:2], attention_mask=toks.attention_mask[:2],
+                        hook_names=hooks, reducer=reducer, progress=False)  # warm-up
+    gc.collect()
+    proc = psutil.Process()
+    rss0 = proc.memory_info().rss
+    peak = [rss0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    cuda0 = torch.cuda.memory_allocated() if torch.cuda.is_available() else 0
+    tracemalloc.start()
+    thread.start()
+    start = time.perf_counter()
+    out = collect_activations(model, toks, hook_names=hooks, reducer=reducer,
+                              batch_size=batch_size, progress=False)
+    seconds = time.perf_counter() - start
+    done.set()
+    thread.join()
+    peak[0] = max(peak[0], proc.memory_info().rss)
+    _, py_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    cuda_peak = (torch.cuda.max_memory_allocated() - cuda0) if torch.cuda.is_available() else 0
+    return {"reducer": reducer, "n": n, "source": source, "tokens": int(toks.attention_mask.sum()),
+            "seconds": seconds, "rss_peak_delta": peak[0] - rss0, "python_peak": py_peak,
+            "cuda_peak": cuda_peak, "result_bytes": sum(t.numel() * 4 for t in out.values())}
+
+
+def _run_child(reducer: str, n: int, batch_size: int, seed: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", reducer, "--n", str(n), "--batch-size",
+           str(batch_size), "--seed", str(seed)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"child {reducer} n={n} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _mb(x: float) -> str:
+    return f"{x / 2**20:8.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=300, help="prompts in the small run (N)")
+    parser.add_argument("--factor", type=int, default=10, help="the large run has factor x N prompts")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--child", choices=REDUCERS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.n, args.batch_size, args.seed)))
+        return
+
+    sizes = (args.n, args.n * args.factor)
+    rows = {(r, n): _run_child(r, n, args.batch_size, args.seed) for r in REDUCERS for n in sizes}
+    first = rows[(REDUCERS[0], sizes[0])]
+    print(f"model: {first['source']}; hooks: every layer's hook_resid_post + mlp.hook_post; "
+          f"batch_size {args.batch_size}")
+    print(f"{'reducer':<11} {'prompts':>7} {'tokens':>8} {'seconds':>8} {'RSS peak MB':>12} "
+          f"{'py peak MB':>10} {'cuda MB':>8} {'result MB':>9}")
+    for (reducer, n), r in rows.items():
+        print(f"{reducer:<11} {n:>7} {r['tokens']:>8} {r['seconds']:>8.2f} {_mb(r['rss_peak_delta']):>12} "
+              f"{_mb(r['python_peak']):>10} {_mb(r['cuda_peak']):>8} {_mb(r['result_bytes']):>9}")
+    for reducer in REDUCERS:
+        small, large = rows[(reducer, sizes[0])], rows[(reducer, sizes[1])]
+        ratio = large["rss_peak_delta"] / max(small["rss_peak_delta"], 1)
+        verdict = ""
+        if reducer == "mean_texts":
+            verdict = "  (target <= 1.10: " + ("met" if ratio <= 1.10 else "NOT met") + ")"
+        print(f"{reducer}: RSS peak growth {args.factor}x prompts -> x{ratio:.2f}{verdict}")
+
+
+if __name__ == "__main__":
+    main()
