@@ -19,6 +19,7 @@ from interp.evaluate.judges import (
     judge_agreement,
     train_default_judge,
 )
+from interp.evaluate.real_judge import RealTextJudge, judge_report, load_labelled_responses, real_judge
 from interp.evaluate.metrics import (
     MetricDetail,
     QAResult,
@@ -40,6 +41,10 @@ from interp.evaluate.metrics import (
 )
 
 __all__ = [
+    "RealTextJudge",
+    "judge_report",
+    "load_labelled_responses",
+    "real_judge",
     "generate",
     "Judge",
     "RefusalJudge",

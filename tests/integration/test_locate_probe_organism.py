@@ -30,7 +30,9 @@ def organism():
 
 @pytest.fixture(scope="module")
 def probe(organism):
-    return train_toxicity_probe(organism, load_dataset("organism", split="train"), progress=False)
+    # every sixth train record (405 records, 810 texts) keeps the default suite fast
+    return train_toxicity_probe(organism, load_dataset("organism", split="train")[::6],
+                                progress=False)
 
 
 def test_probe_separates_safe_from_unsafe_generations(organism, probe):
@@ -44,7 +46,7 @@ def test_probe_separates_safe_from_unsafe_generations(organism, probe):
 
 @pytest.mark.parametrize("method", LOCATE_METHODS)
 def test_locate_over_the_test_split(organism, probe, method):
-    test = load_dataset("organism", split="test")
+    test = load_dataset("organism", split="test")[::27]  # 30 of 810 records
     summary = locate_over(organism, test, method=method, progress=False)
     n_layers = organism.cfg.n_layers
     print(f"\n{method} on {len(test)} test records: {summary}")
