@@ -7,11 +7,16 @@ layer's ``hook_resid_post`` and ``mlp.hook_post`` with
 * ``MeanOverTexts`` (one running (d,) mean per hook: should stay flat, target growth <= 10 %);
 * ``MeanOverPositions`` (one (d,) row per prompt per hook: grows linearly, for contrast).
 
+The large run cycles the small run's prompts, so both see the same prompt lengths.
+On a shared 2-core machine run it with ``OMP_NUM_THREADS=1`` (torch's two spinning OpenMP
+threads are several times slower there when other processes compete for the cores).
+
 Each measurement runs in a fresh subprocess (so allocator caches of one run do not flatter the
-next). Memory is measured from just before ``collect_activations`` (model loaded, prompts
-tokenised) to its end: the peak resident set size (sampled every 2 ms with psutil), the peak
-of Python allocations (tracemalloc), on CUDA ``torch.cuda.max_memory_allocated``, and the exact
-size of the returned tensors. Uses the organism if its weights are installed, else an
+next) and first runs the widest batch once (warm-up). During ``collect_activations`` it records
+the process's peak resident set size (sampled every 2 ms with psutil) and its growth over the
+RSS just before the call, the peak of Python allocations (tracemalloc), on CUDA
+``torch.cuda.max_memory_allocated``, and the exact size of the returned tensors. The target
+(MeanOverTexts: <= 10 % more peak memory for 10x the prompts) is checked on the peak RSS. Uses the organism if its weights are installed, else an
 organism-sized random GPT-2 (6 layers, d_model 256, d_mlp 1024) fed random token ids.
 """
 
@@ -54,8 +59,13 @@ def _random_gpt2_folder(folder: Path) -> Path:
     return folder
 
 
-def _inputs(n: int, seed: int):
-    """(model, Tokenized, source) for n prompts."""
+def _inputs(n: int, base: int, seed: int):
+    """(model, Tokenized, source) for n prompts: the same ``base`` prompts cycled.
+
+    Cycling keeps the length distribution (and the longest batch, which sets the transient
+    peak of a forward pass) identical between the small and the large run, so the comparison
+    measures what grows with the number of prompts and nothing else.
+    """
     import torch
 
     from interp.models import Tokenized, chat_prompt, load_model, organism_dir, tokenize
@@ -65,29 +75,32 @@ def _inputs(n: int, seed: int):
 
         model = load_model("organism", device="cpu")
         records = load_dataset("organism", split="train")
-        prompts = [chat_prompt(model, records[i % len(records)].adversarial_prompt) for i in range(n)]
+        prompts = [chat_prompt(model, records[(i % base) % len(records)].adversarial_prompt)
+                   for i in range(n)]
         return model, tokenize(model, prompts), "organism"
     folder = _random_gpt2_folder(Path(tempfile.mkdtemp(prefix="bench-act-")))
     model = load_model(folder, device="cpu")
     gen = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(16, 97, (n,), generator=gen)
+    lengths = torch.randint(16, 97, (base,), generator=gen).repeat(-(-n // base))[:n]
     width = int(lengths.max())
     tokens = torch.randint(2, model.cfg.d_vocab, (n, width), generator=gen)
     mask = (torch.arange(width)[None, :] >= width - lengths[:, None]).long()  # left padding
     return model, Tokenized(tokens=tokens.masked_fill(mask == 0, 0), attention_mask=mask), "random GPT-2"
 
 
-def child(reducer: str, n: int, batch_size: int, seed: int) -> dict:
+def child(reducer: str, n: int, base: int, batch_size: int, seed: int) -> dict:
     import psutil
     import torch
 
     from interp.activations import collect_activations
     from interp.hooks import mlp_post, resid_post
 
-    model, toks, source = _inputs(n, seed)
+    model, toks, source = _inputs(n, base, seed)
     hooks = [h for layer in range(model.cfg.n_layers) for h in (resid_post(layer), mlp_post(layer))]
-    collect_activations(model, toks.tokens[:2], attention_mask=toks.attention_mask[:2],
-                        hook_names=hooks, reducer=reducer, progress=False)  # warm-up
+    # warm-up on the widest batch, so the heap already holds one forward pass's working set
+    widest = toks.attention_mask.sum(dim=1).argsort(descending=True)[:batch_size]
+    collect_activations(model, toks.tokens[widest], attention_mask=toks.attention_mask[widest],
+                        hook_names=hooks, reducer=reducer, batch_size=batch_size, progress=False)
     gc.collect()
     proc = psutil.Process()
     rss0 = proc.memory_info().rss
@@ -116,13 +129,13 @@ def child(reducer: str, n: int, batch_size: int, seed: int) -> dict:
     tracemalloc.stop()
     cuda_peak = (torch.cuda.max_memory_allocated() - cuda0) if torch.cuda.is_available() else 0
     return {"reducer": reducer, "n": n, "source": source, "tokens": int(toks.attention_mask.sum()),
-            "seconds": seconds, "rss_peak_delta": peak[0] - rss0, "python_peak": py_peak,
+            "seconds": seconds, "rss_peak": peak[0], "rss_peak_delta": peak[0] - rss0, "python_peak": py_peak,
             "cuda_peak": cuda_peak, "result_bytes": sum(t.numel() * 4 for t in out.values())}
 
 
-def _run_child(reducer: str, n: int, batch_size: int, seed: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", reducer, "--n", str(n), "--batch-size",
-           str(batch_size), "--seed", str(seed)]
+def _run_child(reducer: str, n: int, base: int, batch_size: int, seed: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", reducer, "--n", str(n), "--base", str(base),
+           "--batch-size", str(batch_size), "--seed", str(seed)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"child {reducer} n={n} failed:\n{done.stderr[-3000:]}")
@@ -140,29 +153,34 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--child", choices=REDUCERS, help=argparse.SUPPRESS)
+    parser.add_argument("--base", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.n, args.batch_size, args.seed)))
+        print(json.dumps(child(args.child, args.n, args.base or args.n, args.batch_size, args.seed)))
         return
 
     sizes = (args.n, args.n * args.factor)
-    rows = {(r, n): _run_child(r, n, args.batch_size, args.seed) for r in REDUCERS for n in sizes}
+    rows = {(r, n): _run_child(r, n, args.n, args.batch_size, args.seed) for r in REDUCERS for n in sizes}
     first = rows[(REDUCERS[0], sizes[0])]
     print(f"model: {first['source']}; hooks: every layer's hook_resid_post + mlp.hook_post; "
           f"batch_size {args.batch_size}")
-    print(f"{'reducer':<11} {'prompts':>7} {'tokens':>8} {'seconds':>8} {'RSS peak MB':>12} "
-          f"{'py peak MB':>10} {'cuda MB':>8} {'result MB':>9}")
+    print(f"{'reducer':<11} {'prompts':>7} {'tokens':>8} {'seconds':>8} {'peak RSS MB':>11} "
+          f"{'growth MB':>9} {'py peak MB':>10} {'cuda MB':>8} {'result MB':>9}")
     for (reducer, n), r in rows.items():
-        print(f"{reducer:<11} {n:>7} {r['tokens']:>8} {r['seconds']:>8.2f} {_mb(r['rss_peak_delta']):>12} "
-              f"{_mb(r['python_peak']):>10} {_mb(r['cuda_peak']):>8} {_mb(r['result_bytes']):>9}")
+        print(f"{reducer:<11} {n:>7} {r['tokens']:>8} {r['seconds']:>8.2f} {_mb(r['rss_peak']):>11} "
+              f"{_mb(r['rss_peak_delta']):>9} {_mb(r['python_peak']):>10} {_mb(r['cuda_peak']):>8} "
+              f"{_mb(r['result_bytes']):>9}")
+    print("peak RSS: the whole process during collect_activations (model, tokens, working set, "
+          "results); growth: above the RSS just before the call")
     for reducer in REDUCERS:
         small, large = rows[(reducer, sizes[0])], rows[(reducer, sizes[1])]
-        ratio = large["rss_peak_delta"] / max(small["rss_peak_delta"], 1)
+        ratio = large["rss_peak"] / small["rss_peak"]
+        extra = large["rss_peak_delta"] - small["rss_peak_delta"]
         verdict = ""
         if reducer == "mean_texts":
             verdict = "  (target <= 1.10: " + ("met" if ratio <= 1.10 else "NOT met") + ")"
-        print(f"{reducer}: RSS peak growth {args.factor}x prompts -> x{ratio:.2f}{verdict}")
-
+        print(f"{reducer}: {args.factor}x prompts -> peak RSS x{ratio:.3f}, growth {extra / 2**20:+.1f} MB "
+              f"(result {(large['result_bytes'] - small['result_bytes']) / 2**20:+.1f} MB){verdict}")
 
 if __name__ == "__main__":
     main()
