@@ -150,6 +150,25 @@ REFUSAL_PHRASES: tuple[str, ...] = (
 )
 
 
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write `data` as JSON to `path` (parent folders created); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def read_json(path: str | Path, *, what: str) -> Any:
+    """Read a JSON file written by :func:`write_json`; clear errors name `what` and the path."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} file at {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+
+
 def _fold(text: str) -> str:
     return text.replace("\u2019", "'").replace("\u2018", "'").casefold()
 
@@ -427,22 +446,12 @@ class ClassifierJudge:
 
     def save(self, path: str | Path) -> Path:
         """Write the judge as JSON to `path`; returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict()), encoding="utf-8")
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "ClassifierJudge":
         """Read a judge written by :meth:`save` (plain JSON; nothing is executed)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no ClassifierJudge file at {path}")
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON: {err}") from None
-        return cls.from_dict(d)
+        return cls.from_dict(read_json(path, what="ClassifierJudge"))
 
     def __repr__(self) -> str:
         return f"ClassifierJudge(name={self.name!r}, n_features={len(self.vectorizer.vocabulary_)})"

@@ -45,7 +45,16 @@ from typing import Any
 
 import numpy as np
 
-from interp.evaluate.judges import ClassifierJudge, Judge, RefusalJudge, _check_responses, _threshold, check_judge
+from interp.evaluate.judges import (
+    ClassifierJudge,
+    Judge,
+    RefusalJudge,
+    _check_responses,
+    _threshold,
+    check_judge,
+    read_json,
+    write_json,
+)
 
 __all__ = [
     "JUDGE_LABELS",
@@ -431,22 +440,12 @@ class RealTextJudge:
 
     def save(self, path: str | Path) -> Path:
         """Write the judge as JSON to `path`; returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict()), encoding="utf-8")
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "RealTextJudge":
         """Read a judge written by :meth:`save` (plain JSON; nothing is executed)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no RealTextJudge file at {path}")
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON: {err}") from None
-        return cls.from_dict(d)
+        return cls.from_dict(read_json(path, what="RealTextJudge"))
 
     def __repr__(self) -> str:
         views = [_view_key({"analyzer": c.vectorizer.analyzer, "ngram_range": c.vectorizer.ngram_range})
