@@ -30,6 +30,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.hooks import check_hook_names, layer_of, temporary_hooks
+from interp.layout import inference_layout
 from interp.models import Tokenized, chat_prompt, chat_sequence, tokenize
 
 if TYPE_CHECKING:  # models.py is the only module that imports TransformerLens at run time
@@ -497,7 +498,7 @@ def collect_activations(
         return capture
 
     fwd_hooks = [(name, make_hook(red)) for name, red in reducers.items()]
-    with temporary_hooks(model, fwd_hooks):
+    with temporary_hooks(model, fwd_hooks), inference_layout(model):
         for start in tqdm(range(0, n_texts, batch_size), desc="collect activations",
                           disable=not progress, leave=False):
             rows = order[start:start + batch_size]

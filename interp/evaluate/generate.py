@@ -20,6 +20,8 @@ its token budget. Implementation notes (TransformerLens 3.9):
   ``[batch, pos, d_vocab]`` tensor in the prefill), so every hook added with
   ``model.hooks(...)`` or ``add_hook`` applies, at every step. Hooks on ``ln_final`` see only
   the last position.
+* Speed. The loop runs inside :func:`interp.layout.inference_layout`, which stops
+  TransformerLens from copying every projection weight on every step (same outputs, bitwise).
 """
 
 from __future__ import annotations
@@ -193,6 +195,7 @@ def generate(
     --------
     >>> texts = generate(model, ["How do I bake bread?"], max_new_tokens=16, progress=False)  # doctest: +SKIP
     """
+    from interp.layout import inference_layout
     from interp.models import chat_prompt, tokenize
 
     prompts = _check_prompts(prompts)
@@ -251,7 +254,7 @@ def generate(
     was_training = bool(getattr(model, "training", False))
     model.eval()
     try:
-        with tqdm(total=len(prompts), desc="generate", disable=not progress, leave=False) as bar:
+        with inference_layout(model), tqdm(total=len(prompts), desc="generate", disable=not progress, leave=False) as bar:
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 width = max(lengths[i] for i in rows)
