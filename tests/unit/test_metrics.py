@@ -110,6 +110,10 @@ def test_answer_normalisation():
     assert answer_matches("It is Paris, of course.", "Paris") == (False, True)
     assert answer_matches("Parisian food", "Paris") == (False, False)  # word boundaries
     assert answer_matches("Lyon", "Paris") == (False, False)
+    # accepted alternatives: any one counts, each flag separately
+    assert answer_matches("There are 7 continents.", ("seven", "7")) == (False, True)
+    assert answer_matches("Seven", ["seven", "7"]) == (True, True)
+    assert answer_matches("six", ("seven", "7")) == (False, False)
 
 
 # -- evaluate_safety with a fake generator -------------------------------------------------------
@@ -246,6 +250,16 @@ def test_qa_accuracy(fake_generate):
     assert q.contains_flags.tolist() == [True, True, False]
     with pytest.raises(ValueError, match=r"qa_pairs\[0\]"):
         qa_accuracy(None, [("", "x")], progress=False)
+    with pytest.raises(ValueError, match=r"qa_pairs\[0\]: 'answer'"):
+        qa_accuracy(None, [{"prompt": "K0", "answers": []}], progress=False)
+
+
+def test_qa_accuracy_with_accepted_alternatives(fake_generate):
+    from interp.data import FactQuestion
+
+    q = qa_accuracy(None, [FactQuestion("K0", ("Lyon", "Paris"), "f/0"), {"prompt": "K1", "answers": ["red"]}],
+                    progress=False)
+    assert q.contains_flags.tolist() == [True, False] and q.exact_flags.tolist() == [False, False]
 
 
 # -- end to end on the tiny model ----------------------------------------------------------------

@@ -188,3 +188,17 @@ def test_module_documents_licences():
     doc = real.__doc__
     for text in ("MIT", "Apache-2.0", "HarmBench", "Do-Not-Answer", "PyRIT"):
         assert text in doc
+
+
+def test_shipped_benign_prompts_and_fact_questions():
+    from interp.data import load_benign_prompts, load_dataset, load_fact_questions
+
+    benign = load_benign_prompts()
+    assert len(benign) == 100 and len({b.text for b in benign}) == 100
+    assert [b.batch for b in benign].count("labelled-set-v1") == 40
+    assert load_dataset("xstest-style") == benign
+    facts = load_fact_questions()
+    assert len(facts) == 50 and all(f.answers and f.answer == f.answers[0] for f in facts)
+    assert load_dataset("facts-qa") == facts
+    with pytest.raises(ValueError, match="no splits"):
+        load_dataset("facts-qa", split="test")
