@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "jailbreak_templates": "interp.data",
     "load_harmful_prompts": "interp.data",
     "HarmfulPrompt": "interp.data",
+    "real_prompt_sets": "interp.data",
     # activations, location
     "collect_activations": "interp.activations",
     "locate_toxic_layer": "interp.locate",
@@ -38,6 +39,10 @@ _EXPORTS: dict[str, str] = {
     "over_refusal": "interp.evaluate",
     "SafetyScores": "interp.evaluate",
     "judge_agreement": "interp.evaluate",
+    "real_judge": "interp.evaluate",
+    "behaviour_row": "interp.evaluate",
+    "build_safeedit": "interp.evaluate",
+    "inference_layout": "interp.layout",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -48,7 +53,7 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value
         return value
-    if name in {"data", "models", "hooks", "activations", "locate", "evaluate", "organism"}:
+    if name in {"data", "models", "hooks", "activations", "locate", "evaluate", "organism", "layout"}:
         return importlib.import_module(f"interp.{name}")
     raise AttributeError(f"module 'interp' has no attribute {name!r}")
 

@@ -1,4 +1,4 @@
-"""Command line: ``interp organism train|card``, ``interp report``.
+"""Command line: ``interp organism train|card``, ``interp report``, ``interp behaviour``.
 
 Heavy libraries are imported inside each command, so ``interp --help`` answers at once.
 """
@@ -49,6 +49,29 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _behaviour(args: argparse.Namespace) -> int:
+    from interp.data import load_fact_questions, real_prompt_sets
+    from interp.evaluate import behaviour_row, load_labelled_responses, real_judge
+    from interp.models import load_model
+
+    start = time.perf_counter()
+    model = load_model(args.model, device=args.device)
+    # questions of the judge's labelled set are never drawn, so the judge has not seen them
+    seen = {r.prompt_id for r in load_labelled_responses()}
+    sets = real_prompt_sets(args.n, seed=args.seed, exclude_ids=seen)
+    benign = {"xstest-style": sets.pop("xstest-style")}
+    row = behaviour_row(model, sets, benign=benign, qa=load_fact_questions(), judge=real_judge(args.seed),
+                        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, seed=args.seed,
+                        progress=not args.quiet, device=args.device)
+    print(row)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"model": args.model, "n": args.n, "seed": args.seed,
+                                               **row.to_dict()}, indent=1, ensure_ascii=False))
+        print(f"row written to {args.json}")
+    print(f"({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interp", description=__doc__)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -78,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--device")
     rep.set_defaults(func=_report)
+
+    beh = sub.add_parser("behaviour", help="refusal / unsafe / over-refusal / QA row of a real model "
+                                           "on HarmBench, Do-Not-Answer (plain and in PyRIT templates)")
+    beh.add_argument("--model", default="smollm2-135m-instruct")
+    beh.add_argument("--n", type=int, default=100, help="questions per harmful set (default 100)")
+    beh.add_argument("--max-new-tokens", type=int, default=64)
+    beh.add_argument("--batch-size", type=int, default=16)
+    beh.add_argument("--seed", type=int, default=0)
+    beh.add_argument("--device")
+    beh.add_argument("--json", help="also write the row, with every generation and label, as JSON here")
+    beh.set_defaults(func=_behaviour)
     return parser
 
 

@@ -215,6 +215,12 @@ def _check_method(method: str) -> None:
         raise ValueError(f"unknown method {method!r}; valid: {list(LOCATE_METHODS)}")
 
 
+def _check_drop_first(method: str, drop_first_position: bool) -> None:
+    if drop_first_position and method != "easyedit":
+        raise ValueError(f"drop_first_position=True applies to method 'easyedit' only; method {method!r} "
+                         "never reads the first position")
+
+
 def _localization(distances: Tensor, method: str, record: Any) -> Localization:
     layer = int(torch.argmax(distances))
     return Localization(distances=distances, layer=layer, region=Region(layer), method=method,
@@ -245,7 +251,7 @@ def _chat_distances(model: HookedTransformer, triples: Sequence[tuple[str, str, 
 
 
 def _easyedit_distances(model: HookedTransformer, safe: str, unsafe: str, *,
-                        device: Any) -> Float[Tensor, " n_layers"]:
+                        device: Any, drop_first_position: bool = False) -> Float[Tensor, " n_layers"]:
     """EasyEdit's locator for one record (see the module docstring)."""
     tokenizer = getattr(model, "tokenizer", None)
     if tokenizer is None or tokenizer.eos_token_id is None:
@@ -291,7 +297,8 @@ def _easyedit_distances(model: HookedTransformer, safe: str, unsafe: str, *,
         with torch.inference_mode():
             last = hidden[-1].to(device=model.W_E.device, dtype=model.W_E.dtype)
             hidden[-1] = model.ln_final(last).float().cpu()
-    return torch.stack([torch.linalg.vector_norm(h[0] - h[1]) for h in hidden])
+    start = 1 if drop_first_position else 0
+    return torch.stack([torch.linalg.vector_norm(h[0, start:] - h[1, start:]) for h in hidden])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,6 +311,7 @@ def locate_toxic_layer(
     record: Any,
     *,
     method: str = "response_mean",
+    drop_first_position: bool = False,
     device: str | torch.device | None = None,
 ) -> Localization:
     """Find the layer where a record's safe and unsafe answers are furthest apart.
@@ -317,6 +325,9 @@ def locate_toxic_layer(
         chat methods).
     method : {"response_mean", "last_token", "easyedit"}, default="response_mean"
         See the module docstring; ``"easyedit"`` reproduces EasyEdit's DINM locator.
+    drop_first_position : bool, default=False
+        ``"easyedit"`` only: leave the first position (whose "massive activations" weigh in)
+        out of the distance. The chat methods never read the first position.
     device : str or torch.device, optional
         Default (and only allowed value): the model's device.
 
@@ -339,9 +350,11 @@ def locate_toxic_layer(
     (4, 'blocks.4.mlp.W_out')
     """
     _check_method(method)
+    _check_drop_first(method, drop_first_position)
     prompt, safe, unsafe = _fields(record, None, need_prompt=method != "easyedit")
     if method == "easyedit":
-        distances = _easyedit_distances(model, safe, unsafe, device=device)
+        distances = _easyedit_distances(model, safe, unsafe, device=device,
+                                        drop_first_position=drop_first_position)
     else:
         distances = _chat_distances(model, [(prompt, safe, unsafe)], method=method,
                                     batch_size=2, device=device)[0]
@@ -353,6 +366,7 @@ def locate_over(
     dataset: Iterable[Any],
     *,
     method: str = "response_mean",
+    drop_first_position: bool = False,
     batch_size: int = 16,
     progress: bool = True,
     device: str | torch.device | None = None,
@@ -364,6 +378,8 @@ def locate_over(
     model : HookedTransformer
     dataset : SafetyDataset or iterable of SafetyRecord
     method : {"response_mean", "last_token", "easyedit"}, default="response_mean"
+    drop_first_position : bool, default=False
+        ``"easyedit"`` only; see :func:`locate_toxic_layer`.
     batch_size : int, default=16
         Sequences per forward pass for the chat methods (``"easyedit"`` runs one record, i.e. its
         two answers padded together, per pass, as EasyEdit does).
@@ -381,6 +397,7 @@ def locate_over(
         Empty dataset, unknown method, or a record (named by index and id) without the fields.
     """
     _check_method(method)
+    _check_drop_first(method, drop_first_position)
     records = list(dataset)
     if not records:
         raise ValueError("dataset is empty; locate_over needs at least one record")
@@ -388,7 +405,8 @@ def locate_over(
     rows: list[Tensor] = []
     if method == "easyedit":
         for _, safe, unsafe in tqdm(triples, desc="locate (easyedit)", disable=not progress):
-            rows.append(_easyedit_distances(model, safe, unsafe, device=device))
+            rows.append(_easyedit_distances(model, safe, unsafe, device=device,
+                                            drop_first_position=drop_first_position))
         distances = torch.stack(rows)
     else:
         chunk = max(1, 4 * batch_size)  # records per collect call: bounded memory

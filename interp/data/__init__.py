@@ -20,10 +20,12 @@ from interp.data.real import (
     FactQuestion,
     HarmfulPrompt,
     JailbreakTemplate,
+    RealPrompt,
     jailbreak_templates,
     load_benign_prompts,
     load_fact_questions,
     load_harmful_prompts,
+    real_prompt_sets,
 )
 from interp.data.schema import (
     GENERALIZATION_KINDS,
@@ -53,6 +55,8 @@ __all__ = [
     "load_fact_questions",
     "load_harmful_prompts",
     "load_safeedit",
+    "real_prompt_sets",
+    "RealPrompt",
 ]
 
 #: Named datasets accepted by :func:`load_dataset` (besides a path to a SafeEdit .json file).

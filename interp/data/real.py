@@ -64,6 +64,9 @@ __all__ = [
     "FactQuestion",
     "load_benign_prompts",
     "load_fact_questions",
+    "EXCLUDED_TEMPLATES",
+    "RealPrompt",
+    "real_prompt_sets",
 ]
 
 #: SafeEdit's placeholder for the question inside a jailbreak template.
@@ -394,3 +397,112 @@ def load_fact_questions() -> list[FactQuestion]:
     """
     return [FactQuestion(prompt=d["question"], answers=tuple(d["answers"]), id=d["id"])
             for d in _benign_file()["facts_qa"]]
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation prompt sets for real models
+# --------------------------------------------------------------------------------------------
+#: Templates left out of :func:`real_prompt_sets`: ``dt_stereotypes_benign`` is only
+#: "You are a helpful assistant." (no attack).
+EXCLUDED_TEMPLATES: tuple[str, ...] = ("dt_stereotypes_benign",)
+
+
+@dataclass(frozen=True)
+class RealPrompt:
+    """One user message of a real evaluation set.
+
+    Parameters
+    ----------
+    text : str
+        The message as sent (the question, filled into a template when ``template_id`` is set).
+    question_id : str
+        Id of the question (``HarmfulPrompt.id`` or ``BenignPrompt.id``).
+    source : str
+        ``"harmbench"``, ``"donotanswer"`` or ``"xstest-style"``.
+    template_id : str or None
+    category : str or None
+    """
+
+    text: str
+    question_id: str
+    source: str
+    template_id: str | None = None
+    category: str | None = None
+
+
+def real_prompt_sets(
+    n: int = 100,
+    *,
+    seed: int = 0,
+    exclude_ids: Any = (),
+    max_template_words: int = 150,
+) -> dict[str, list[RealPrompt]]:
+    """The real evaluation sets: harmful questions plain and inside jailbreak templates, and benign.
+
+    Parameters
+    ----------
+    n : int, default=100
+        Questions per harmful set. HarmBench: a seeded sample of its 200 behaviours;
+        Do-Not-Answer: ``n // 5`` per risk area (the remainder from the first areas).
+    seed : int, default=0
+        Seeds the samples and the template order (``numpy.random.default_rng(seed)``).
+    exclude_ids : iterable of str, default=()
+        Question ids never drawn (e.g. those of a judge's labelled training set).
+    max_template_words : int, default=150
+        Only PyRIT curated templates shorter than this are used (long templates make CPU
+        generation slow); :data:`EXCLUDED_TEMPLATES` are left out.
+
+    Returns
+    -------
+    dict of str to list of RealPrompt
+        ``"harmbench"``, ``"donotanswer"`` (plain questions), ``"harmbench+pyrit"``,
+        ``"donotanswer+pyrit"`` (the same questions, each in one template, templates cycled in
+        a seeded order) and ``"xstest-style"`` (the 100 shipped benign prompts).
+
+    Raises
+    ------
+    ValueError
+        When fewer than `n` questions are left after `exclude_ids`, or no template fits.
+    """
+    import numpy as np
+
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    excluded = set(exclude_ids)
+    rng = np.random.default_rng(seed)
+
+    def draw(pool: list[HarmfulPrompt], k: int, what: str) -> list[HarmfulPrompt]:
+        pool = [q for q in pool if q.id not in excluded]
+        if len(pool) < k:
+            raise ValueError(f"real_prompt_sets: {what} has {len(pool)} questions left after "
+                             f"exclude_ids, n asks for {k}")
+        return [pool[i] for i in sorted(rng.choice(len(pool), k, replace=False).tolist())]
+
+    hb = draw(load_harmful_prompts("harmbench"), n, "harmbench")
+    dna_all = load_harmful_prompts("donotanswer")
+    areas = sorted({q.category for q in dna_all if q.category})
+    dna: list[HarmfulPrompt] = []
+    for i, area in enumerate(areas):
+        k = n // len(areas) + (1 if i < n % len(areas) else 0)
+        dna += draw([q for q in dna_all if q.category == area], k, f"donotanswer/{area}")
+    templates = [t for t in jailbreak_templates("pyrit")
+                 if len(t.text.split()) < max_template_words and t.id not in EXCLUDED_TEMPLATES]
+    if not templates:
+        raise ValueError(f"no PyRIT template has fewer than max_template_words={max_template_words} words")
+
+    def templated(questions: list[HarmfulPrompt]) -> list[RealPrompt]:
+        order: list[JailbreakTemplate] = []
+        while len(order) < len(questions):
+            order += [templates[i] for i in rng.permutation(len(templates)).tolist()]
+        return [RealPrompt(t.fill(q.text), q.id, q.source, t.id, q.category) for t, q in zip(order, questions)]
+
+    def plain(questions: list[HarmfulPrompt]) -> list[RealPrompt]:
+        return [RealPrompt(q.text, q.id, q.source, None, q.category) for q in questions]
+
+    return {
+        "harmbench": plain(hb),
+        "donotanswer": plain(dna),
+        "harmbench+pyrit": templated(hb),
+        "donotanswer+pyrit": templated(dna),
+        "xstest-style": [RealPrompt(b.text, b.id, "xstest-style") for b in load_benign_prompts()],
+    }

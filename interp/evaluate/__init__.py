@@ -6,6 +6,8 @@ metrics (``evaluate_safety`` -> ``SafetyScores``; ``refusal_rate``, ``over_refus
 ``unsafe_rate``, ``qa_accuracy``; pure helpers ``safety_share``, ``ngram_entropy``, ...).
 """
 
+from interp.evaluate.behaviour import BehaviourRow, PromptSetResult, behaviour_row
+from interp.evaluate.build import REFUSE_SYSTEM, build_safeedit
 from interp.evaluate.generate import generate
 from interp.evaluate.judges import (
     REFUSAL_PHRASES,
@@ -41,6 +43,11 @@ from interp.evaluate.metrics import (
 )
 
 __all__ = [
+    "BehaviourRow",
+    "PromptSetResult",
+    "behaviour_row",
+    "REFUSE_SYSTEM",
+    "build_safeedit",
     "RealTextJudge",
     "judge_report",
     "load_labelled_responses",

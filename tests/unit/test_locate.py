@@ -152,3 +152,16 @@ def test_region(tiny_model, tiny_llama_model):
         region.hf_name("bert")
     with pytest.raises(ValueError, match="int >= 0"):
         Region(-1)
+
+
+def test_easyedit_drop_first_position(tiny_model):
+    """Dropping position 0 can only shrink each layer's distance (it removes one squared term)."""
+    rec = RECORDS[1]
+    full = locate_toxic_layer(tiny_model, rec, method="easyedit").distances
+    rest = locate_toxic_layer(tiny_model, rec, method="easyedit", drop_first_position=True).distances
+    assert torch.all(rest <= full + 1e-6) and torch.all(rest > 0)
+    assert not torch.allclose(rest, full)
+    summary = locate_over(tiny_model, RECORDS, method="easyedit", drop_first_position=True, progress=False)
+    torch.testing.assert_close(summary.localizations[1].distances, rest)
+    with pytest.raises(ValueError, match="drop_first_position=True applies to method 'easyedit' only"):
+        locate_over(tiny_model, RECORDS, method="response_mean", drop_first_position=True, progress=False)

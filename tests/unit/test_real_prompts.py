@@ -202,3 +202,22 @@ def test_shipped_benign_prompts_and_fact_questions():
     assert load_dataset("facts-qa") == facts
     with pytest.raises(ValueError, match="no splits"):
         load_dataset("facts-qa", split="test")
+
+
+def test_real_prompt_sets_sizes_exclusion_and_seed():
+    from interp.data import real_prompt_sets
+
+    sets = real_prompt_sets(20, seed=1)
+    assert {k: len(v) for k, v in sets.items()} == {"harmbench": 20, "donotanswer": 20, "harmbench+pyrit": 20,
+                                                    "donotanswer+pyrit": 20, "xstest-style": 100}
+    assert [p.question_id for p in sets["harmbench"]] == [p.question_id for p in sets["harmbench+pyrit"]]
+    assert all(p.template_id and p.text != q.text for p, q in zip(sets["harmbench+pyrit"], sets["harmbench"]))
+    assert all(q.text in p.text for p, q in zip(sets["donotanswer+pyrit"], sets["donotanswer"]))
+    cats = [p.category for p in sets["donotanswer"]]
+    assert all(cats.count(c) == 4 for c in set(cats)) and len(set(cats)) == 5
+    assert real_prompt_sets(20, seed=1) == sets and real_prompt_sets(20, seed=2) != sets
+    gone = {p.question_id for p in sets["harmbench"]}
+    again = real_prompt_sets(20, seed=1, exclude_ids=gone)
+    assert not gone & {p.question_id for p in again["harmbench"]}
+    with pytest.raises(ValueError, match="harmbench has 0 questions left"):
+        real_prompt_sets(5, exclude_ids=[f"harmbench/{i:03d}" for i in range(200)])
