@@ -5,7 +5,8 @@
 1. Records: :func:`interp.evaluate.build_safeedit` on HarmBench and Do-Not-Answer questions that are
    not in the real-text judge's labelled set. The unsafe answer is SmolLM2's own greedy answer
    (default system prompt) when the real-text judge calls it unsafe; the safe answer is its own
-   greedy answer under a refusing system prompt when the judge calls it a refusal. So every
+   greedy continuation of a prefilled refusal opener under a refusing system prompt when the judge
+   calls it a refusal. So every
    record's pair differs. Adversarial prompts use PyRIT templates of < 150 words.
 2. ``locate_over`` with every method, and ``easyedit`` without the first position.
 3. The first position's "massive activations": per layer, the norm of the residual stream at
@@ -54,7 +55,7 @@ def first_position_stats(model, dataset) -> tuple[torch.Tensor, torch.Tensor]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--questions", type=int, default=160, help="questions tried (half HarmBench)")
+    parser.add_argument("--questions", type=int, default=120, help="questions tried (half HarmBench)")
     parser.add_argument("--out", default=str(SHIPPED))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

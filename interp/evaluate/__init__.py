@@ -7,7 +7,7 @@ metrics (``evaluate_safety`` -> ``SafetyScores``; ``refusal_rate``, ``over_refus
 """
 
 from interp.evaluate.behaviour import BehaviourRow, PromptSetResult, behaviour_row
-from interp.evaluate.build import REFUSE_SYSTEM, build_safeedit
+from interp.evaluate.build import REFUSAL_PREFIX, REFUSE_SYSTEM, build_safeedit
 from interp.evaluate.generate import generate
 from interp.evaluate.judges import (
     REFUSAL_PHRASES,
@@ -46,6 +46,7 @@ __all__ = [
     "BehaviourRow",
     "PromptSetResult",
     "behaviour_row",
+    "REFUSAL_PREFIX",
     "REFUSE_SYSTEM",
     "build_safeedit",
     "RealTextJudge",

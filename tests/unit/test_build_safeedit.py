@@ -44,6 +44,7 @@ def test_records_keep_only_questions_with_both_answers(tiny_model):
         assert gt.other_attack_prompt != r.adversarial_prompt
         assert not gt.other_question.endswith(q) and gt.other_question.split(": ")[0] == r.adversarial_prompt.split(": ")[0]
         assert r.knowledge_constrain.answer == "Paris"
+        assert r.safe_generation.startswith("I'm sorry, but I can't help with that. ")
     # the same seed gives the same records
     again = build_safeedit(tiny_model, QUESTIONS, TEMPLATES, [("capital of France?", "Paris")],
                            judge=CallOrderJudge(), refuse_system="Refuse.", max_new_tokens=5, progress=False, name="tiny")
