@@ -25,6 +25,8 @@ a model.
 
 from __future__ import annotations
 
+import dataclasses
+
 import html
 import math
 import re
@@ -683,12 +685,11 @@ def over_refusal(
 
     Same as :func:`refusal_rate`, named ``"over_refusal"``; lower is better.
     """
-    fn, name = _refusal_flags(judge)
-    return _rate(
-        "over_refusal", model, safe_prompts, fn, name,
-        max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, chat=chat,
-        progress=progress, device=device,
+    result = refusal_rate(
+        model, safe_prompts, judge=judge, max_new_tokens=max_new_tokens, batch_size=batch_size,
+        seed=seed, chat=chat, progress=progress, device=device,
     )
+    return dataclasses.replace(result, name="over_refusal")
 
 
 def unsafe_rate(
