@@ -55,7 +55,6 @@ HARMFUL_LABELS = ("unsafe", "refusal", "other-safe")
 BENIGN_LABELS = ("benign-answered", "benign-refused")
 SHIPPED = Path(__file__).resolve().parents[1] / "interp" / "data" / "files" / "smollm2_labelled_responses.jsonl"
 MAX_TEMPLATE_WORDS = 150
-EXCLUDED_TEMPLATES = ("dt_stereotypes_benign",)
 N_HARMBENCH, N_DNA_PER_AREA, N_TEMPLATED = 65, 13, 40
 HELDOUT_SHARE = 0.3
 
@@ -115,7 +114,8 @@ XSTEST_STYLE: tuple[str, ...] = tuple(
 # --------------------------------------------------------------------------------------------
 def select_prompts(seed: int = 0) -> list[dict]:
     """The prompt records (id, prompt_source, prompt_id, prompt, template_id), in a fixed order."""
-    from interp.data import jailbreak_templates, load_harmful_prompts
+    from interp.data import load_harmful_prompts
+    from interp.data.real import short_templates
 
     rng = np.random.default_rng(seed)
     harmbench = load_harmful_prompts("harmbench")
@@ -134,8 +134,7 @@ def select_prompts(seed: int = 0) -> list[dict]:
         for q in harmful
     ]
 
-    templates = [t for t in jailbreak_templates("pyrit")
-                 if len(t.text.split()) < MAX_TEMPLATE_WORDS and t.id not in EXCLUDED_TEMPLATES]
+    templates = short_templates(MAX_TEMPLATE_WORDS)
     order: list = []
     while len(order) < N_TEMPLATED:
         order += [templates[i] for i in rng.permutation(len(templates)).tolist()]

@@ -35,7 +35,7 @@ def first_position_stats(model, dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """Per layer: median over answers of norm(pos 0) / median norm(other positions), and the mean
     share of EasyEdit's squared distance contributed by position 0 (answers alone, unpadded pairs)."""
     from interp.hooks import resid_post
-    from interp.locate import _easyedit_distances
+    from interp.locate import locate_toxic_layer
 
     names = [resid_post(layer) for layer in range(model.cfg.n_layers)]
     tok = model.tokenizer
@@ -46,9 +46,8 @@ def first_position_stats(model, dataset) -> tuple[torch.Tensor, torch.Tensor]:
             _, cache = model.run_with_cache(ids, names_filter=lambda n: n in names)
             norms = torch.stack([cache[n][0].norm(dim=-1) for n in names])  # (n_layers, pos)
             ratios.append(norms[:, 0] / norms[:, 1:].median(dim=1).values)
-        full = _easyedit_distances(model, rec.safe_generation, rec.unsafe_generation, device=None)
-        rest = _easyedit_distances(model, rec.safe_generation, rec.unsafe_generation, device=None,
-                                   drop_first_position=True)
+        full = locate_toxic_layer(model, rec, method="easyedit").distances
+        rest = locate_toxic_layer(model, rec, method="easyedit", drop_first_position=True).distances
         shares.append(1 - rest.square() / full.square())
     return torch.stack(ratios).median(dim=0).values, torch.stack(shares).mean(dim=0)
 
@@ -61,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import interp
-    from interp.data import jailbreak_templates, load_fact_questions, real_prompt_sets
-    from interp.data.real import EXCLUDED_TEMPLATES
+    from interp.data import load_fact_questions, real_prompt_sets
+    from interp.data.real import short_templates
     from interp.evaluate import build_safeedit, load_labelled_responses, real_judge
     from interp.locate import LOCATE_METHODS, locate_over
 
@@ -71,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     seen = {r.prompt_id for r in load_labelled_responses()}
     sets = real_prompt_sets(args.questions // 2, seed=args.seed + 1, exclude_ids=seen)
     questions = [q for pair in zip(sets["harmbench"], sets["donotanswer"]) for q in pair]
-    templates = [t for t in jailbreak_templates("pyrit") if len(t.text.split()) < 150 and t.id not in EXCLUDED_TEMPLATES]
+    templates = short_templates(150)
     knowledge = [(q.prompt, q.answer) for q in load_fact_questions()]
     ds = build_safeedit(model, questions, templates, knowledge, judge=real_judge(args.seed), seed=args.seed,
                         name="smollm2", progress=True)

@@ -65,6 +65,7 @@ __all__ = [
     "load_benign_prompts",
     "load_fact_questions",
     "EXCLUDED_TEMPLATES",
+    "short_templates",
     "RealPrompt",
     "real_prompt_sets",
 ]
@@ -407,6 +408,16 @@ def load_fact_questions() -> list[FactQuestion]:
 EXCLUDED_TEMPLATES: tuple[str, ...] = ("dt_stereotypes_benign",)
 
 
+def short_templates(max_words: int = 150) -> list[JailbreakTemplate]:
+    """PyRIT's curated templates of fewer than `max_words` words, without :data:`EXCLUDED_TEMPLATES`.
+
+    Long templates make CPU generation slow; the real evaluation sets and the SmolLM2 labelled
+    set use these (36 templates at the default).
+    """
+    return [t for t in jailbreak_templates("pyrit")
+            if len(t.text.split()) < max_words and t.id not in EXCLUDED_TEMPLATES]
+
+
 @dataclass(frozen=True)
 class RealPrompt:
     """One user message of a real evaluation set.
@@ -485,8 +496,7 @@ def real_prompt_sets(
     for i, area in enumerate(areas):
         k = n // len(areas) + (1 if i < n % len(areas) else 0)
         dna += draw([q for q in dna_all if q.category == area], k, f"donotanswer/{area}")
-    templates = [t for t in jailbreak_templates("pyrit")
-                 if len(t.text.split()) < max_template_words and t.id not in EXCLUDED_TEMPLATES]
+    templates = short_templates(max_template_words)
     if not templates:
         raise ValueError(f"no PyRIT template has fewer than max_template_words={max_template_words} words")
 
