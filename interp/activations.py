@@ -18,6 +18,7 @@ Results are float32 tensors on CPU, whatever the model's device and dtype.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from collections.abc import Mapping, Sequence
@@ -498,7 +499,10 @@ def collect_activations(
         return capture
 
     fwd_hooks = [(name, make_hook(red)) for name, red in reducers.items()]
-    with temporary_hooks(model, fwd_hooks), inference_layout(model):
+    # the layout costs two copies of the weights, TransformerLens one per forward pass: worth it
+    # from two batches on (callers that loop over single batches wrap their loop in it instead)
+    layout = inference_layout(model) if n_texts > batch_size else contextlib.nullcontext()
+    with temporary_hooks(model, fwd_hooks), layout:
         for start in tqdm(range(0, n_texts, batch_size), desc="collect activations",
                           disable=not progress, leave=False):
             rows = order[start:start + batch_size]

@@ -49,6 +49,7 @@ from tqdm.auto import tqdm
 
 from interp.activations import AllPositions, LastToken, PositionSelect, collect_activations, tokenize_chat
 from interp.hooks import resid_post, temporary_hooks
+from interp.layout import inference_layout
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -402,16 +403,23 @@ def locate_over(
     if not records:
         raise ValueError("dataset is empty; locate_over needs at least one record")
     triples = [_fields(rec, i, need_prompt=method != "easyedit") for i, rec in enumerate(records)]
+    with inference_layout(model):  # once, not per record (easyedit runs one record per pass)
+        distances = _distances_over(model, triples, method=method, drop_first_position=drop_first_position,
+                                    batch_size=batch_size, progress=progress, device=device)
+    return LocationSummary([_localization(d, method, rec) for d, rec in zip(distances, records)], method)
+
+
+def _distances_over(model: HookedTransformer, triples: list[tuple[str, str, str]], *, method: str,
+                    drop_first_position: bool, batch_size: int, progress: bool, device: Any) -> Tensor:
+    """(n_records, n_layers) distances of every record."""
     rows: list[Tensor] = []
     if method == "easyedit":
         for _, safe, unsafe in tqdm(triples, desc="locate (easyedit)", disable=not progress):
             rows.append(_easyedit_distances(model, safe, unsafe, device=device,
                                             drop_first_position=drop_first_position))
-        distances = torch.stack(rows)
-    else:
-        chunk = max(1, 4 * batch_size)  # records per collect call: bounded memory
-        for start in tqdm(range(0, len(triples), chunk), desc=f"locate ({method})", disable=not progress):
-            rows.append(_chat_distances(model, triples[start:start + chunk], method=method,
-                                        batch_size=batch_size, device=device))
-        distances = torch.cat(rows)
-    return LocationSummary([_localization(d, method, rec) for d, rec in zip(distances, records)], method)
+        return torch.stack(rows)
+    chunk = max(1, 4 * batch_size)  # records per collect call: bounded memory
+    for start in tqdm(range(0, len(triples), chunk), desc=f"locate ({method})", disable=not progress):
+        rows.append(_chat_distances(model, triples[start:start + chunk], method=method,
+                                    batch_size=batch_size, device=device))
+    return torch.cat(rows)

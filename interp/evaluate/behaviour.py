@@ -20,6 +20,7 @@ import numpy as np
 from interp.evaluate.generate import generate
 from interp.evaluate.judges import RefusalJudge, check_judge
 from interp.evaluate.metrics import QAResult, qa_accuracy
+from interp.layout import inference_layout
 
 __all__ = ["PromptSetResult", "BehaviourRow", "behaviour_row"]
 
@@ -123,11 +124,11 @@ class BehaviourRow:
         return "\n".join(lines)
 
 
-def _labels(judge: Any, refusal: RefusalJudge, responses: list[str], prompts: list[str]) -> list[str]:
-    """Three-way labels: the judge's own ``classify`` when it has one, else refusal + unsafe."""
+def _labels(judge: Any, refused: np.ndarray, responses: list[str], prompts: list[str]) -> list[str]:
+    """Three-way labels: the judge's own ``classify`` when it has one, else the phrase judge's
+    refusals (`refused`) + the judge's unsafe verdicts."""
     if callable(getattr(judge, "classify", None)):
         return list(judge.classify(responses, prompts))
-    refused = np.asarray(refusal.refused(responses), dtype=bool)
     unsafe = np.asarray(judge.is_unsafe(responses), dtype=bool)
     return ["refusal" if r else "unsafe" if u else "other" for r, u in zip(refused, unsafe)]
 
@@ -193,16 +194,17 @@ def behaviour_row(
     opts = dict(max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, progress=progress,
                 device=device)
     results = []
-    for is_harmful, sets in ((True, harmful or {}), (False, benign or {})):
-        for name, prompts in sets.items():
-            texts = _texts(prompts, name)
-            gens = generate(model, texts, **opts)
-            results.append(PromptSetResult(
-                name=name, harmful=is_harmful, prompts=texts, generations=gens,
-                labels=_labels(judge, phrase, gens, texts),
-                phrase_refused=np.asarray(phrase.refused(gens), dtype=bool),
-            ))
     qa_result = None
-    if qa is not None:
-        qa_result = qa_accuracy(model, qa, **{**opts, "max_new_tokens": min(32, max_new_tokens)})
+    with inference_layout(model):  # once for every generate call below
+        for is_harmful, sets in ((True, harmful or {}), (False, benign or {})):
+            for name, prompts in sets.items():
+                texts = _texts(prompts, name)
+                gens = generate(model, texts, **opts)
+                refused = np.asarray(phrase.refused(gens), dtype=bool)
+                results.append(PromptSetResult(
+                    name=name, harmful=is_harmful, prompts=texts, generations=gens,
+                    labels=_labels(judge, refused, gens, texts), phrase_refused=refused,
+                ))
+        if qa is not None:
+            qa_result = qa_accuracy(model, qa, **{**opts, "max_new_tokens": min(32, max_new_tokens)})
     return BehaviourRow(sets=results, qa=qa_result, judge=str(judge.name), phrase_judge=str(phrase.name))

@@ -27,6 +27,7 @@ import numpy as np
 
 from interp.data.schema import GeneralizationTest, JailbreakTemplate, KnowledgeConstraint, SafetyDataset, SafetyRecord
 from interp.evaluate.generate import generate
+from interp.layout import inference_layout
 
 __all__ = ["REFUSAL_PREFIX", "REFUSE_SYSTEM", "build_safeedit"]
 
@@ -39,6 +40,10 @@ REFUSE_SYSTEM = (
 )
 #: Start of every safe answer; the model continues it.
 REFUSAL_PREFIX = "I'm sorry, but I can't help with that."
+
+
+def _attack_category(template: JailbreakTemplate) -> str:
+    return template.attack_category or template.source or "unknown"
 
 
 def build_safeedit(
@@ -126,9 +131,11 @@ def build_safeedit(
         raise ValueError("knowledge is empty")
 
     opts = dict(max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress, device=device)
-    unsafe = generate(model, texts, **opts)
     prefix = refusal_prefix.strip()
-    cont = generate(model, [chat_prompt(model, t, system=refuse_system) + prefix for t in texts], chat=False, **opts)
+    with inference_layout(model):  # once for both generate calls
+        unsafe = generate(model, texts, **opts)
+        cont = generate(model, [chat_prompt(model, t, system=refuse_system) + prefix for t in texts], chat=False,
+                        **opts)
     refuse = [f"{prefix} {c}".strip() for c in cont]
     unsafe_labels = judge.classify(unsafe, texts)
     safe_labels = judge.classify(refuse, texts)
@@ -149,12 +156,12 @@ def build_safeedit(
             unsafety_category=str(cats[i]),
             adversarial_prompt=t_main.fill(texts[i]),
             question=texts[i],
-            attack_category=t_main.attack_category or t_main.source or "unknown",
+            attack_category=_attack_category(t_main),
             attack_name=t_main.name,
             unsafe_generation=unsafe[i],
             safe_generation=refuse[i],
             generalization_test=GeneralizationTest(
-                attack_category=t_other.attack_category or t_other.source or "unknown",
+                attack_category=_attack_category(t_other),
                 attack_name=t_other.name,
                 only_harmful_question=texts[i],
                 other_attack_prompt=t_other.fill(texts[i]),
