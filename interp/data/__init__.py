@@ -108,14 +108,16 @@ def load_dataset(name: str | os.PathLike[str], split: str | None = None, *,
         from interp.data.organism_corpus import build_corpus
 
         return build_corpus(seed).records(split)
-    if key in ("harmbench", "donotanswer"):
+    loaders = {
+        "harmbench": lambda: load_harmful_prompts("harmbench"),
+        "donotanswer": lambda: load_harmful_prompts("donotanswer"),
+        "xstest-style": load_benign_prompts,
+        "facts-qa": load_fact_questions,
+    }
+    if key in loaders:
         if split is not None:
             raise ValueError(f"load_dataset({key!r}) has no splits; got split={split!r}")
-        return load_harmful_prompts(key)
-    if key in ("xstest-style", "facts-qa"):
-        if split is not None:
-            raise ValueError(f"load_dataset({key!r}) has no splits; got split={split!r}")
-        return load_benign_prompts() if key == "xstest-style" else load_fact_questions()
+        return loaders[key]()
     valid = ", ".join(repr(n) for n in DATASET_NAMES)
     raise ValueError(f"unknown dataset {name!r}; valid names are {valid}, "
                      f"or a path to a SafeEdit .json file")
