@@ -27,6 +27,7 @@ import numpy as np
 
 from interp.data.schema import GeneralizationTest, JailbreakTemplate, KnowledgeConstraint, SafetyDataset, SafetyRecord
 from interp.evaluate.generate import generate
+from interp.evaluate.metrics import _qa_pair
 from interp.layout import inference_layout
 
 __all__ = ["REFUSAL_PREFIX", "REFUSE_SYSTEM", "build_safeedit"]
@@ -71,8 +72,9 @@ def build_safeedit(
     questions : sequence of HarmfulPrompt (``.text``, ``.category``) or str, length >= 2
     templates : sequence of JailbreakTemplate, length >= 2
         Attack templates with the SafeEdit placeholder.
-    knowledge : sequence of (prompt, answer) pairs or objects with ``.prompt`` / ``.answer``
-        Benign questions for the ``knowledge constrain`` field (cycled).
+    knowledge : sequence of (prompt, answer) pairs, dicts or objects (e.g. FactQuestion)
+        Benign questions for the ``knowledge constrain`` field (cycled), read as
+        :func:`~interp.evaluate.qa_accuracy` reads its pairs; the first accepted answer is kept.
     judge : object with ``classify(responses, prompts)``, optional
         Three-way judge (``"unsafe"`` / ``"refusal"`` / ``"other"``); default
         :func:`interp.evaluate.real_judge`.
@@ -123,10 +125,8 @@ def build_safeedit(
             raise ValueError(f"template {t.id!r} has no {t.PLACEHOLDER} placeholder")
     pairs = []
     for i, k in enumerate(knowledge):
-        p, a = (k[0], k[1]) if isinstance(k, (tuple, list)) else (getattr(k, "prompt", None), getattr(k, "answer", None))
-        if not isinstance(p, str) or not isinstance(a, str):
-            raise ValueError(f"knowledge[{i}] must be a (prompt, answer) pair of strings, got {k!r:.80}")
-        pairs.append((p, a))
+        prompt, answer = _qa_pair(k, i, what="knowledge")
+        pairs.append((prompt, answer if isinstance(answer, str) else answer[0]))  # first accepted answer
     if not pairs:
         raise ValueError("knowledge is empty")
 

@@ -732,7 +732,8 @@ def unsafe_rate(
     )
 
 
-def _qa_pair(item: Any, i: int) -> tuple[str, str | tuple[str, ...]]:
+def _qa_pair(item: Any, i: int, what: str = "qa_pairs") -> tuple[str, str | tuple[str, ...]]:
+    """``(prompt, answer or accepted answers)`` of a pair, a dict or an object; errors name ``what[i]``."""
     if isinstance(item, (tuple, list)) and len(item) >= 2:
         prompt, answer = item[0], item[1]
     else:
@@ -740,11 +741,11 @@ def _qa_pair(item: Any, i: int) -> tuple[str, str | tuple[str, ...]]:
         answer = _get(item, ("answers",))
         answer = _get(item, ("answer",)) if answer is None else answer
     if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError(f"qa_pairs[{i}]: 'prompt' must be a non-empty string, got {prompt!r:.80}")
+        raise ValueError(f"{what}[{i}]: 'prompt' must be a non-empty string, got {prompt!r:.80}")
     if isinstance(answer, (tuple, list)) and answer and all(isinstance(a, str) for a in answer):
         return prompt, tuple(answer)
     if not isinstance(answer, str):
-        raise ValueError(f"qa_pairs[{i}]: 'answer' must be a string or a non-empty list of strings, "
+        raise ValueError(f"{what}[{i}]: 'answer' must be a string or a non-empty list of strings, "
                          f"got {answer!r:.80}")
     return prompt, answer
 

@@ -57,6 +57,8 @@ def test_records_keep_only_questions_with_both_answers(tiny_model):
 def test_errors(tiny_model):
     with pytest.raises(ValueError, match="at least 2 templates"):
         build_safeedit(tiny_model, QUESTIONS, TEMPLATES[:1], [("a?", "b")], judge=CallOrderJudge())
+    with pytest.raises(ValueError, match=r"knowledge\[0\]: 'prompt'"):
+        build_safeedit(tiny_model, QUESTIONS, TEMPLATES, [("", "b")], judge=CallOrderJudge())
     with pytest.raises(ValueError, match="knowledge is empty"):
         build_safeedit(tiny_model, QUESTIONS, TEMPLATES, [], judge=CallOrderJudge())
     with pytest.raises(TypeError, match="classify"):
