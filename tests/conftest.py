@@ -170,3 +170,11 @@ def tiny_llama_model(tiny_llama_dir: Path):
     from interp.models import load_model
 
     return load_model(tiny_llama_dir, device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def tiny_mistral_model(tiny_mistral_dir: Path):
+    """``load_model(tiny_mistral_dir)`` on CPU (as tiny_llama_model, sliding window 16). Read-only."""
+    from interp.models import load_model
+
+    return load_model(tiny_mistral_dir, device="cpu", dtype="float32")

@@ -8,10 +8,12 @@ its token budget. Implementation notes (TransformerLens 3.9):
   computes position ids with ``get_offset_position_ids`` (``cumsum(mask) - 1``), so positions
   start at the first real token both for absolute position embeddings (GPT-2's ``W_pos``) and
   for rotary embeddings (Llama), and pad keys are masked out of attention.
-* KV cache. ``TransformerLensKeyValueCache`` (called ``HookedTransformerKeyValueCache`` in older
-  releases) stores keys/values and the running attention mask; each step we feed only the new
-  token with a ``[batch, 1]`` mask and the cache appends it. Rotary keys are cached *unrotated*
-  and re-rotated each step with the full mask, so rotary positions stay right.
+* KV cache. :class:`interp.kv_cache.KVCache` (inside :func:`interp.kv_cache.kv_cache_attention`)
+  stores keys already rotated, in preallocated buffers, with grouped heads left grouped, and the
+  running attention mask; each step we feed only the new token with a ``[batch, 1]`` mask.
+  Rotary positions come from the full mask (``cumsum(mask) - 1``), as in TransformerLens.
+  Attention configurations it does not cover fall back to TransformerLens's own cache, which
+  keeps keys unrotated and re-rotates them every step.
 * Finished sequences keep riding along in the batch: they are fed the pad token with mask 0, so
   their position ids stop growing (no position beyond ``n_ctx`` is ever looked up) and their
   outputs are thrown away.
@@ -34,6 +36,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from interp.kv_cache import kv_cache_attention
+
 __all__ = ["generate", "generate_tokens"]
 
 log = logging.getLogger(__name__)
@@ -54,7 +58,11 @@ def _check_prompts(prompts: Any) -> list[str]:
     return out
 
 
-def _new_kv_cache(model: Any, batch_size: int) -> Any:
+def _new_kv_cache(model: Any, batch_size: int, capacity: int) -> Any:
+    from interp.kv_cache import KVCache, supports_kv_cache
+
+    if supports_kv_cache(model):
+        return KVCache.for_model(model, batch_size, capacity)
     try:  # TransformerLens >= 3
         from transformer_lens.cache.key_value_cache import TransformerLensKeyValueCache as Cache
     except ImportError:  # pragma: no cover - TransformerLens 2.x name
@@ -117,7 +125,16 @@ def generate_tokens(
     finished = budget <= 0
     if bool(finished.all()):
         return out
-    cache = _new_kv_cache(model, batch)
+    with kv_cache_attention(model):
+        return _decode(model, tokens, attention_mask, budget, out, finished, eos_token_id, pad_token_id,
+                       do_sample, temperature, generator)
+
+
+def _decode(model: Any, tokens: torch.Tensor, attention_mask: torch.Tensor, budget: torch.Tensor,
+            out: list[list[int]], finished: torch.Tensor, eos_token_id: int | None, pad_token_id: int,
+            do_sample: bool, temperature: float, generator: torch.Generator | None) -> list[list[int]]:
+    batch, device = tokens.shape[0], tokens.device
+    cache = _new_kv_cache(model, batch, tokens.shape[1] + int(budget.max()))
     logits = _last_logits(model, tokens, attention_mask, cache)
     n_done = torch.zeros(batch, dtype=torch.long, device=device)
     for _ in range(int(budget.max())):

@@ -37,11 +37,6 @@ def _naive_greedy(model, prompt: str, max_new_tokens: int) -> str:
     return tok.decode(new, skip_special_tokens=True).strip()
 
 
-@pytest.fixture(scope="module")
-def tiny_mistral_model(tiny_mistral_dir):
-    return load_model(tiny_mistral_dir, device="cpu", dtype="float32")
-
-
 @pytest.fixture(params=["tiny_model", "tiny_llama_model", "tiny_mistral_model"])
 def any_model(request):
     return request.getfixturevalue(request.param)
