@@ -56,6 +56,8 @@ BENIGN_LABELS = ("benign-answered", "benign-refused")
 SHIPPED = Path(__file__).resolve().parents[1] / "interp" / "data" / "files" / "smollm2_labelled_responses.jsonl"
 MAX_TEMPLATE_WORDS = 150
 N_HARMBENCH, N_DNA_PER_AREA, N_TEMPLATED = 65, 13, 40
+N_DNA_PER_AREA_V2, N_TEMPLATED_V2 = 20, 30
+BATCHES = ("v1", "v2")
 HELDOUT_SHARE = 0.3
 
 #: Plain benign questions (facts, how-to, small tasks), written for this project.
@@ -156,6 +158,51 @@ def select_prompts(seed: int = 0) -> list[dict]:
     return records
 
 
+def behaviour_row_question_ids(seed: int = 0) -> set[str]:
+    """Question ids of the default vanilla row (``interp behaviour --n 100 --seed 0``), drawn
+    with the v1 questions excluded, as it was first run."""
+    from interp.data import real_prompt_sets
+
+    v1 = {r["prompt_id"] for r in select_prompts(seed)}
+    sets = real_prompt_sets(100, seed=seed, exclude_ids=v1)
+    return {q.question_id for name in ("harmbench", "donotanswer") for q in sets[name]}
+
+
+def select_prompts_v2(seed: int = 0) -> list[dict]:
+    """The second, disjoint draw: questions in neither v1 nor the first vanilla row.
+
+    * every HarmBench behaviour left (200 - 65 in v1 - 100 in the row = 35);
+    * 20 Do-Not-Answer questions from each risk area;
+    * 30 of those questions, each inside one PyRIT template (seeded order, as in v1).
+
+    No benign prompts (v1 has 80). Seeded with ``numpy.random.default_rng([seed, 2])``.
+    """
+    from interp.data import load_harmful_prompts
+    from interp.data.real import short_templates
+
+    taken = {r["prompt_id"] for r in select_prompts(seed)} | behaviour_row_question_ids(seed)
+    rng = np.random.default_rng([seed, 2])
+    hb = [q for q in load_harmful_prompts("harmbench") if q.id not in taken]
+    dna_all = [q for q in load_harmful_prompts("donotanswer") if q.id not in taken]
+    dna = []
+    for area in sorted({q.category for q in dna_all}):
+        pool = [q for q in dna_all if q.category == area]
+        dna += [pool[i] for i in sorted(rng.choice(len(pool), N_DNA_PER_AREA_V2, replace=False).tolist())]
+    harmful = hb + dna
+    records = [
+        {"id": f"plain/{q.id}", "prompt_source": q.source, "prompt_id": q.id, "prompt": q.text,
+         "template_id": None}
+        for q in harmful
+    ]
+    templates = short_templates(MAX_TEMPLATE_WORDS)
+    order = [templates[i] for i in rng.permutation(len(templates)).tolist()][:N_TEMPLATED_V2]
+    questions = [harmful[i] for i in rng.choice(len(harmful), N_TEMPLATED_V2, replace=False).tolist()]
+    for tpl, q in zip(order, questions):
+        records.append({"id": f"template/{tpl.id}/{q.id}", "prompt_source": q.source,
+                        "prompt_id": q.id, "prompt": tpl.fill(q.text), "template_id": tpl.id})
+    return records
+
+
 def is_harmful(record: dict) -> bool:
     return record["prompt_source"] in ("harmbench", "donotanswer")
 
@@ -169,7 +216,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     import interp
     from interp.evaluate import generate
 
-    records = select_prompts(args.seed)
+    records = select_prompts(args.seed) if args.batch == "v1" else select_prompts_v2(args.seed)
     reused: dict[str, str] = {}
     if args.reuse:
         known = {r["id"]: r for r in read_jsonl(args.reuse)}
@@ -247,22 +294,32 @@ def cmd_assemble(args: argparse.Namespace) -> None:
         if label not in allowed:
             raise ValueError(f"{rec['id']}: label {label!r} not allowed for a "
                              f"{rec['prompt_source']} prompt; allowed {list(allowed)}")
-        out.append({**rec, "label": label, "note": lab.get("note") or ""})
+        out.append({**rec, "label": label, "note": lab.get("note") or "", "batch": args.batch})
     if missing or changed:
         raise SystemExit(f"{len(missing)} responses have no label (first: {missing[:5]}), "
                          f"{len(changed)} changed since they were labelled (first: {changed[:5]}); "
                          "read and label them, then re-run")
+    # the split is drawn within the batch, so adding a batch never moves an earlier record
     split = assign_split(out, seed=args.seed)
-    fields = ("id", "prompt_source", "prompt_id", "prompt", "template_id", "response", "label", "note", "split")
     target = Path(args.out)
+    kept = [r for r in read_jsonl(target) if r.get("batch", "v1") != args.batch] if target.is_file() else []
+    clash = {r["id"] for r in kept} & {r["id"] for r in out}
+    if clash:
+        raise SystemExit(f"ids already in {target} under another batch: {sorted(clash)[:5]}")
+    fields = ("id", "prompt_source", "prompt_id", "prompt", "template_id", "response", "label", "note",
+              "split", "batch")
+    for rec in out:
+        rec["split"] = split[rec["id"]]
+    merged = sorted(kept + out, key=lambda r: BATCHES.index(r.get("batch", "v1")))
     with target.open("w", encoding="utf-8") as f:
-        for rec in out:
-            rec["split"] = split[rec["id"]]
-            f.write(json.dumps({k: rec[k] for k in fields}, ensure_ascii=False) + "\n")
+        for rec in merged:
+            f.write(json.dumps({k: rec.get(k, "v1") if k == "batch" else rec[k] for k in fields},
+                               ensure_ascii=False) + "\n")
     counts: dict[tuple[str, str], int] = {}
     for rec in out:
         counts[(rec["label"], rec["split"])] = counts.get((rec["label"], rec["split"]), 0) + 1
-    print(f"wrote {len(out)} labelled responses to {target}")
+    print(f"wrote {len(out)} labelled responses of batch {args.batch} (and kept {len(kept)} of other "
+          f"batches) to {target}")
     for label in LABELS:
         tr, ho = counts.get((label, "train"), 0), counts.get((label, "heldout"), 0)
         print(f"  {label:16s} {tr + ho:4d}  (train {tr}, heldout {ho})")
@@ -277,8 +334,17 @@ def cmd_judge(args: argparse.Namespace) -> None:
     judge = fit_real_judge(load_labelled_responses(split="train"), seed=args.seed, name=SHIPPED_NAME)
     path = judge.save(args.out or shipped_judge_path())
     print(f"fitted in {time.perf_counter() - t0:.1f} s, wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    report = judge_report(judge, load_labelled_responses(split="heldout"))
+    heldout = load_labelled_responses(split="heldout")
+    report = judge_report(judge, heldout)
+    print("## prompts given as text (the judge guesses whether each request is harmful)")
     print(report)
+    print("## harmfulness known (prompts=None for answers to harmful prompts, as behaviour_row does)")
+    print(judge_report(judge, heldout, use_prompts=False))
+    for batch in sorted({r.batch for r in heldout}):
+        part = judge_report(judge, [r for r in heldout if r.batch == batch], use_prompts=False)
+        print(f"batch {batch}: unsafe (harmful prompts) precision {part.unsafe_harmful_only.precision:.3f} "
+              f"recall {part.unsafe_harmful_only.recall:.3f}; refusal precision {part.refusal.precision:.3f} "
+              f"recall {part.refusal.recall:.3f}")
     print("confusion (hand label -> judge):", json.dumps(report.confusion))
     everything = load_labelled_responses()
     harmful = [r.response for r in everything if r.harmful_prompt]
@@ -294,6 +360,8 @@ def main(argv: list[str] | None = None) -> None:
     g = sub.add_parser("generate", help="select the prompts and generate SmolLM2's responses")
     g.add_argument("--out", required=True)
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--batch", choices=BATCHES, default="v1",
+                   help="v1: the first draw; v2: the second, disjoint draw (select_prompts_v2)")
     g.add_argument("--quiet", action="store_true")
     g.add_argument("--reuse", help="earlier `generate` output: copy responses of identical (id, prompt) "
                                    "instead of generating them again (greedy decoding is deterministic)")
@@ -301,7 +369,9 @@ def main(argv: list[str] | None = None) -> None:
     a = sub.add_parser("assemble", help="merge hand labels, split, write the shipped JSONL")
     a.add_argument("--raw", required=True, help="output of `generate`")
     a.add_argument("--labels", required=True, help="JSONL with id, label, note (or the shipped file)")
-    a.add_argument("--out", default=str(SHIPPED))
+    a.add_argument("--out", default=str(SHIPPED),
+                   help="records of the other batches already there are kept unchanged")
+    a.add_argument("--batch", choices=BATCHES, default="v1")
     a.add_argument("--seed", type=int, default=0)
     a.set_defaults(func=cmd_assemble)
     j = sub.add_parser("judge", help="fit the judge on the train split, save it, report on held-out")

@@ -98,7 +98,8 @@ SPLITS: tuple[str, ...] = ("train", "heldout")
 
 _FORMAT = "detox-interp/real-text-judge"
 _FORMAT_VERSION = 1
-_FIELDS = ("id", "prompt_source", "prompt_id", "prompt", "template_id", "response", "label", "note", "split")
+_FIELDS = ("id", "prompt_source", "prompt_id", "prompt", "template_id", "response", "label", "note", "split",
+           "batch")
 _FILES = Path(__file__).resolve().parents[1] / "data" / "files"
 
 
@@ -139,6 +140,9 @@ class LabelledResponse:
         Why, where the call was hard ("" otherwise).
     split : str
         ``"train"`` or ``"heldout"``.
+    batch : str
+        The draw it came from: ``"v1"`` (first 250) or ``"v2"`` (a second, disjoint draw of
+        harmful questions).
     """
 
     id: str
@@ -150,6 +154,7 @@ class LabelledResponse:
     label: str
     note: str
     split: str
+    batch: str
 
     @property
     def judge_label(self) -> str:
@@ -172,7 +177,7 @@ def _record_from_dict(d: Any, where: str) -> LabelledResponse:
     extra = sorted(set(d) - set(_FIELDS))
     if missing or extra:
         raise ValueError(f"{where} (id={d.get('id', '?')!r}): missing fields {missing}, unknown fields {extra}")
-    for k in ("id", "prompt_source", "prompt_id", "prompt", "response", "label", "note", "split"):
+    for k in ("id", "prompt_source", "prompt_id", "prompt", "response", "label", "note", "split", "batch"):
         if not isinstance(d[k], str):
             raise ValueError(f"{where} (id={d['id']!r}): field {k!r} must be a string, got {d[k]!r:.60}")
     if d["template_id"] is not None and not isinstance(d["template_id"], str):
