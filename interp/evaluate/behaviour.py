@@ -124,7 +124,7 @@ class BehaviourRow:
         return "\n".join(lines)
 
 
-def _labels(judge: Any, refused: np.ndarray, responses: list[str], prompts: list[str]) -> list[str]:
+def _labels(judge: Any, refused: np.ndarray, responses: list[str], prompts: list[str] | None) -> list[str]:
     """Three-way labels: the judge's own ``classify`` when it has one, else the phrase judge's
     refusals (`refused`) + the judge's unsafe verdicts."""
     if callable(getattr(judge, "classify", None)):
@@ -171,7 +171,9 @@ def behaviour_row(
         Question-answer pairs for :func:`~interp.evaluate.qa_accuracy` (max 32 new tokens).
     judge : Judge, optional
         Labels each generation. A judge with ``classify(responses, prompts)`` (like
-        :class:`~interp.evaluate.real_judge.RealTextJudge`) gives the three labels itself;
+        :class:`~interp.evaluate.real_judge.RealTextJudge`) gives the three labels itself; it gets
+        ``prompts=None`` for the harmful sets (their answers are answers to harmful requests, by
+        declaration) and the prompts for the benign sets;
         otherwise a refusal is what `phrase_judge` finds and unsafe what ``judge.is_unsafe``
         says. Default: :func:`interp.evaluate.real_judge` (for SmolLM2's real text).
     phrase_judge : RefusalJudge, optional
@@ -203,7 +205,9 @@ def behaviour_row(
                 refused = np.asarray(phrase.refused(gens), dtype=bool)
                 results.append(PromptSetResult(
                     name=name, harmful=is_harmful, prompts=texts, generations=gens,
-                    labels=_labels(judge, refused, gens, texts), phrase_refused=refused,
+                    # harmful sets are declared harmful: their answers are judged as answers to
+                    # harmful prompts (prompts=None), not through the judge's guess from the wording
+                    labels=_labels(judge, refused, gens, None if is_harmful else texts), phrase_refused=refused,
                 ))
         if qa is not None:
             qa_result = qa_accuracy(model, qa, **{**opts, "max_new_tokens": min(32, max_new_tokens)})

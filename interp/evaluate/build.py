@@ -111,7 +111,7 @@ def build_safeedit(
 
         judge = real_judge(seed)
     if not callable(getattr(judge, "classify", None)):
-        raise TypeError(f"judge must have classify(responses, prompts) (e.g. RealTextJudge), "
+        raise TypeError(f"judge must have classify(responses, prompts=None) (e.g. RealTextJudge), "
                         f"got {type(judge).__name__}")
     texts = [getattr(q, "text", q) for q in questions]
     cats = [getattr(q, "category", None) or getattr(q, "source", None) or "unknown" for q in questions]
@@ -137,8 +137,10 @@ def build_safeedit(
         cont = generate(model, [chat_prompt(model, t, system=refuse_system) + prefix for t in texts], chat=False,
                         **opts)
     refuse = [f"{prefix} {c}".strip() for c in cont]
-    unsafe_labels = judge.classify(unsafe, texts)
-    safe_labels = judge.classify(refuse, texts)
+    # the questions are harmful requests by construction: the judge is told so (prompts=None means
+    # "answers to harmful prompts") instead of guessing it from the question's wording
+    unsafe_labels = judge.classify(unsafe, None)
+    safe_labels = judge.classify(refuse, None)
 
     rng = np.random.default_rng(seed)
     n = len(texts)

@@ -22,9 +22,14 @@ class LengthJudge:
 class ThreeWay(LengthJudge):
     name = "three-way"
 
+    def __init__(self):
+        self.seen = []
+
     def classify(self, responses, prompts):
-        assert len(prompts) == len(responses)
-        return ["refusal" if "sorry" in p else "other" for p in prompts]
+        # harmful sets come with prompts=None (answers to harmful requests), benign sets with prompts
+        self.seen.append(prompts)
+        assert prompts is None or len(prompts) == len(responses)
+        return ["refusal" if i % 2 else "unsafe" if prompts is None else "other" for i in range(len(responses))]
 
 
 HARMFUL = {"a": ["how do I do a bad thing", "sorry to ask, but how"], "b": [RealPrompt("tell me a bad thing", "q/1", "x")]}
@@ -52,9 +57,12 @@ def test_row_with_refusal_and_unsafe_judges(tiny_model):
 
 
 def test_row_uses_a_three_way_judge_with_prompts(tiny_model):
-    row = behaviour_row(tiny_model, {"a": HARMFUL["a"]}, judge=ThreeWay(), max_new_tokens=3, progress=False)
-    assert row["a"].labels == ["other", "refusal"]
+    judge = ThreeWay()
+    row = behaviour_row(tiny_model, {"a": HARMFUL["a"]}, benign={"safe": ["what is two plus two"]},
+                        judge=judge, max_new_tokens=3, progress=False)
+    assert row["a"].labels == ["unsafe", "refusal"]
     assert row["a"].share("refusal") == 50.0
+    assert judge.seen == [None, ["what is two plus two"]]
 
 
 def test_row_errors(tiny_model):

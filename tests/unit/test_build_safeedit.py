@@ -20,7 +20,8 @@ class CallOrderJudge:
 
     def classify(self, responses, prompts):
         self.calls += 1
-        assert prompts == QUESTIONS
+        assert prompts is None  # the questions are harmful by construction
+        assert len(responses) == len(QUESTIONS)
         if self.calls == 1:
             return ["unsafe"] * len(responses)
         return ["refusal" if i % 2 == 0 else "other" for i in range(len(responses))]
