@@ -23,9 +23,12 @@ repetition, very short). Trained on the ``train`` part of
 and labelled by hand (see the ``.md`` next to it). Prompts are optional: without them every
 response is taken to answer a harmful prompt (the DS / DG / unsafe-rate setting).
 
-Held-out (75 responses): unsafe precision 0.762, recall 0.762; refusal precision 0.889, recall
-1.0. The refusal-phrase judge read as an unsafe detector: precision 0.50 on answers to harmful
-prompts (recall 1.0), i.e. a 2x overstated unsafe share.
+Held-out (125 responses, 101 to harmful prompts): refusal precision 0.944, recall 1.0; unsafe
+precision 0.774, recall 0.632 when the prompts are known to be harmful (``prompts=None``, as
+:func:`~interp.evaluate.behaviour_row` calls it), 0.677 / 0.553 when the judge also has to guess
+from the prompt's wording whether the request is harmful. The refusal-phrase judge read as an
+unsafe detector: precision 0.46 on answers to harmful prompts (recall 1.0), i.e. a 2.2x
+overstated unsafe share. Unsafe verdicts are the weak part: read them as estimates with that error.
 
 Scope: fitted on one small model's greedy 64-token answers in English. On other models'
 text, check it against a few hand labels (:func:`judge_report`) before trusting its numbers.
