@@ -140,8 +140,9 @@ class KVCache(_cache_classes()[0]):  # type: ignore[misc]
         for block in model.blocks:
             w = block.attn.W_Q
             shape = (batch_size, n_kv, int(capacity), cfg.d_head)
-            entries.append(_LayerCache(torch.zeros(shape, dtype=w.dtype, device=w.device),
-                                       torch.zeros(shape, dtype=w.dtype, device=w.device)))
+            # uninitialised: only the written slots [:length] are ever read
+            entries.append(_LayerCache(torch.empty(shape, dtype=w.dtype, device=w.device),
+                                       torch.empty(shape, dtype=w.dtype, device=w.device)))
         mask = torch.empty((batch_size, 0), dtype=torch.int, device=model.cfg.device)
         return cls(entries=entries, previous_attention_mask=mask)
 
