@@ -44,14 +44,12 @@ import torch.nn.functional as F
 __all__ = ["KVCache", "kv_cache_attention", "supports_kv_cache"]
 
 
-def _cache_classes() -> tuple[type, type]:
+def _tl_cache_class() -> type:
     try:  # TransformerLens >= 3
         from transformer_lens.cache.key_value_cache import TransformerLensKeyValueCache as Cache
-        from transformer_lens.cache.key_value_cache_entry import TransformerLensKeyValueCacheEntry as Entry
-    except ImportError:  # pragma: no cover - TransformerLens 2.x names
+    except ImportError:  # pragma: no cover - TransformerLens 2.x name
         from transformer_lens.past_key_value_caching import HookedTransformerKeyValueCache as Cache
-        from transformer_lens.past_key_value_caching import HookedTransformerKeyValueCacheEntry as Entry
-    return Cache, Entry
+    return Cache
 
 
 def supports_kv_cache(model: Any) -> bool:
@@ -96,7 +94,12 @@ class _LayerCache:
         """Cached values, ``[batch, pos_so_far, kv_head, d_head]`` (a view)."""
         return self.values[:, :, : self.length].transpose(1, 2)
 
-    def append(self, new_keys: torch.Tensor, new_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def append(self, new_keys: torch.Tensor, new_values: torch.Tensor) -> Any:
+        """What TransformerLens's attention calls: refused, its keys are not rotated yet."""
+        raise RuntimeError("a KVCache was passed to TransformerLens's own attention forward; use it inside "
+                           "`with interp.kv_cache.kv_cache_attention(model):` (as interp.generate does)")
+
+    def write(self, new_keys: torch.Tensor, new_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Write ``[batch, new, kv_head, d_head]`` keys (rotated) and values; return views of
         everything cached, ``[batch, kv_head, pos, d_head]``."""
         start, end = self.length, self.length + new_keys.shape[1]
@@ -109,7 +112,7 @@ class _LayerCache:
         return self.keys[:, :, :end], self.values[:, :, :end]
 
 
-class KVCache(_cache_classes()[0]):  # type: ignore[misc]
+class KVCache(_tl_cache_class()):  # type: ignore[misc]
     """Preallocated key/value cache with rotated keys, for :func:`kv_cache_attention`.
 
     Pass it as ``past_kv_cache`` to the model's forward inside ``with kv_cache_attention(model):``
@@ -166,7 +169,7 @@ def _attention_forward(attn: Any, query_input: torch.Tensor, key_input: torch.Te
         q, k = attn.apply_rotary(torch.cat([q, k], dim=2), offset, attention_mask).split(
             [q.shape[2], k.shape[2]], dim=2)
         q = attn.hook_rot_q(q)
-    keys, values = entry.append(k, v)  # [batch, kv_head, kv_pos, d_head]
+    keys, values = entry.write(k, v)  # [batch, kv_head, kv_pos, d_head]
     if attn.cfg.positional_embedding_type == "rotary":
         keys = attn.hook_rot_k(keys.transpose(1, 2)).transpose(1, 2)
     batch, n_new, n_heads, d_head = q.shape

@@ -115,6 +115,8 @@ def test_full_cache_and_unsupported_config_errors(tiny_llama_model, tiny_model):
         model(enc.tokens, attention_mask=enc.attention_mask, past_kv_cache=cache)
         with pytest.raises(ValueError, match="KVCache is full: capacity"):
             model(enc.tokens[:, :1], attention_mask=enc.attention_mask[:, :1], past_kv_cache=cache)
+    with torch.inference_mode(), pytest.raises(RuntimeError, match="inside `with interp.kv_cache.kv_cache_attention"):
+        model(enc.tokens, attention_mask=enc.attention_mask, past_kv_cache=KVCache.for_model(model, 1, 64))
     tiny_model.cfg.use_attn_result = True
     try:
         assert not supports_kv_cache(tiny_model)
