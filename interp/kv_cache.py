@@ -41,7 +41,7 @@ import einops
 import torch
 import torch.nn.functional as F
 
-__all__ = ["KVCache", "kv_cache_attention", "supports_kv_cache"]
+__all__ = ["KVCache", "kv_cache_attention", "new_kv_cache", "supports_kv_cache"]
 
 
 def _tl_cache_class() -> type:
@@ -194,6 +194,16 @@ def _attention_forward(attn: Any, query_input: torch.Tensor, key_input: torch.Te
     z = attn.hook_z(z)
     w = einops.rearrange(attn.W_O, "head_index d_head d_model -> d_model (head_index d_head)").contiguous()
     return F.linear(z.reshape(batch, n_new, n_heads * d_head).to(w.dtype), w, attn.b_O)
+
+
+def new_kv_cache(model: Any, batch_size: int, capacity: int) -> Any:
+    """A :class:`KVCache` when :func:`supports_kv_cache`, else TransformerLens's own (empty) cache.
+
+    Either is passed as ``past_kv_cache`` inside ``with kv_cache_attention(model):``.
+    """
+    if supports_kv_cache(model):
+        return KVCache.for_model(model, batch_size, capacity)
+    return _tl_cache_class().init_cache(model.cfg, model.cfg.device, batch_size)
 
 
 @contextlib.contextmanager

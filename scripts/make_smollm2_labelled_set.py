@@ -114,37 +114,45 @@ XSTEST_STYLE: tuple[str, ...] = tuple(
 # --------------------------------------------------------------------------------------------
 # prompt selection
 # --------------------------------------------------------------------------------------------
-def select_prompts(seed: int = 0) -> list[dict]:
-    """The prompt records (id, prompt_source, prompt_id, prompt, template_id), in a fixed order."""
-    from interp.data import load_harmful_prompts
-    from interp.data.real import short_templates
+def _draw_per_area(rng: np.random.Generator, questions: list, k: int) -> list:
+    """`k` Do-Not-Answer questions from each risk area (areas sorted, draws sorted)."""
+    out = []
+    for area in sorted({q.category for q in questions}):
+        pool = [q for q in questions if q.category == area]
+        out += [pool[i] for i in sorted(rng.choice(len(pool), k, replace=False).tolist())]
+    return out
 
-    rng = np.random.default_rng(seed)
-    harmbench = load_harmful_prompts("harmbench")
-    hb = [harmbench[i] for i in sorted(rng.choice(len(harmbench), N_HARMBENCH, replace=False).tolist())]
-    dna_all = load_harmful_prompts("donotanswer")
-    areas = sorted({q.category for q in dna_all})
-    dna = []
-    for area in areas:
-        pool = [q for q in dna_all if q.category == area]
-        dna += [pool[i] for i in sorted(rng.choice(len(pool), N_DNA_PER_AREA, replace=False).tolist())]
-    harmful = hb + dna
+
+def _plain_and_templated(rng: np.random.Generator, harmful: list, n_templated: int) -> list[dict]:
+    """One record per question, then `n_templated` of the questions each inside one short
+    PyRIT template (the templates in seeded orders, one pass after another)."""
+    from interp.data.real import short_templates
 
     records = [
         {"id": f"plain/{q.id}", "prompt_source": q.source, "prompt_id": q.id, "prompt": q.text,
          "template_id": None}
         for q in harmful
     ]
-
     templates = short_templates(MAX_TEMPLATE_WORDS)
     order: list = []
-    while len(order) < N_TEMPLATED:
+    while len(order) < n_templated:
         order += [templates[i] for i in rng.permutation(len(templates)).tolist()]
-    order = order[:N_TEMPLATED]
-    questions = [harmful[i] for i in rng.choice(len(harmful), N_TEMPLATED, replace=False).tolist()]
-    for tpl, q in zip(order, questions):
+    questions = [harmful[i] for i in rng.choice(len(harmful), n_templated, replace=False).tolist()]
+    for tpl, q in zip(order[:n_templated], questions):
         records.append({"id": f"template/{tpl.id}/{q.id}", "prompt_source": q.source,
                         "prompt_id": q.id, "prompt": tpl.fill(q.text), "template_id": tpl.id})
+    return records
+
+
+def select_prompts(seed: int = 0) -> list[dict]:
+    """The prompt records (id, prompt_source, prompt_id, prompt, template_id), in a fixed order."""
+    from interp.data import load_harmful_prompts
+
+    rng = np.random.default_rng(seed)
+    harmbench = load_harmful_prompts("harmbench")
+    hb = [harmbench[i] for i in sorted(rng.choice(len(harmbench), N_HARMBENCH, replace=False).tolist())]
+    dna = _draw_per_area(rng, load_harmful_prompts("donotanswer"), N_DNA_PER_AREA)
+    records = _plain_and_templated(rng, hb + dna, N_TEMPLATED)
 
     for i, text in enumerate(BENIGN):
         records.append({"id": f"benign/{i:03d}", "prompt_source": "benign",
@@ -158,13 +166,12 @@ def select_prompts(seed: int = 0) -> list[dict]:
     return records
 
 
-def behaviour_row_question_ids(seed: int = 0) -> set[str]:
+def behaviour_row_question_ids(v1_ids: set[str], seed: int = 0) -> set[str]:
     """Question ids of the default vanilla row (``interp behaviour --n 100 --seed 0``), drawn
-    with the v1 questions excluded, as it was first run."""
+    with the v1 questions (`v1_ids`) excluded, as it was first run."""
     from interp.data import real_prompt_sets
 
-    v1 = {r["prompt_id"] for r in select_prompts(seed)}
-    sets = real_prompt_sets(100, seed=seed, exclude_ids=v1)
+    sets = real_prompt_sets(100, seed=seed, exclude_ids=v1_ids)
     return {q.question_id for name in ("harmbench", "donotanswer") for q in sets[name]}
 
 
@@ -178,29 +185,14 @@ def select_prompts_v2(seed: int = 0) -> list[dict]:
     No benign prompts (v1 has 80). Seeded with ``numpy.random.default_rng([seed, 2])``.
     """
     from interp.data import load_harmful_prompts
-    from interp.data.real import short_templates
 
-    taken = {r["prompt_id"] for r in select_prompts(seed)} | behaviour_row_question_ids(seed)
+    v1 = {r["prompt_id"] for r in select_prompts(seed)}
+    taken = v1 | behaviour_row_question_ids(v1, seed)
     rng = np.random.default_rng([seed, 2])
     hb = [q for q in load_harmful_prompts("harmbench") if q.id not in taken]
-    dna_all = [q for q in load_harmful_prompts("donotanswer") if q.id not in taken]
-    dna = []
-    for area in sorted({q.category for q in dna_all}):
-        pool = [q for q in dna_all if q.category == area]
-        dna += [pool[i] for i in sorted(rng.choice(len(pool), N_DNA_PER_AREA_V2, replace=False).tolist())]
-    harmful = hb + dna
-    records = [
-        {"id": f"plain/{q.id}", "prompt_source": q.source, "prompt_id": q.id, "prompt": q.text,
-         "template_id": None}
-        for q in harmful
-    ]
-    templates = short_templates(MAX_TEMPLATE_WORDS)
-    order = [templates[i] for i in rng.permutation(len(templates)).tolist()][:N_TEMPLATED_V2]
-    questions = [harmful[i] for i in rng.choice(len(harmful), N_TEMPLATED_V2, replace=False).tolist()]
-    for tpl, q in zip(order, questions):
-        records.append({"id": f"template/{tpl.id}/{q.id}", "prompt_source": q.source,
-                        "prompt_id": q.id, "prompt": tpl.fill(q.text), "template_id": tpl.id})
-    return records
+    dna = _draw_per_area(rng, [q for q in load_harmful_prompts("donotanswer") if q.id not in taken],
+                         N_DNA_PER_AREA_V2)
+    return _plain_and_templated(rng, hb + dna, N_TEMPLATED_V2)
 
 
 def is_harmful(record: dict) -> bool:

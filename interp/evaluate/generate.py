@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from interp.kv_cache import kv_cache_attention
+from interp.kv_cache import kv_cache_attention, new_kv_cache
 
 __all__ = ["generate", "generate_tokens"]
 
@@ -56,18 +56,6 @@ def _check_prompts(prompts: Any) -> list[str]:
         if not isinstance(p, str):
             raise TypeError(f"prompts[{i}] must be a str, got {type(p).__name__}: {p!r:.80}")
     return out
-
-
-def _new_kv_cache(model: Any, batch_size: int, capacity: int) -> Any:
-    from interp.kv_cache import KVCache, supports_kv_cache
-
-    if supports_kv_cache(model):
-        return KVCache.for_model(model, batch_size, capacity)
-    try:  # TransformerLens >= 3
-        from transformer_lens.cache.key_value_cache import TransformerLensKeyValueCache as Cache
-    except ImportError:  # pragma: no cover - TransformerLens 2.x name
-        from transformer_lens.past_key_value_caching import HookedTransformerKeyValueCache as Cache
-    return Cache.init_cache(model.cfg, model.cfg.device, batch_size)
 
 
 def _last_logits(model: Any, tokens: torch.Tensor, mask: torch.Tensor, cache: Any) -> torch.Tensor:
@@ -126,35 +114,27 @@ def generate_tokens(
     if bool(finished.all()):
         return out
     with kv_cache_attention(model):
-        return _decode(model, tokens, attention_mask, budget, out, finished, eos_token_id, pad_token_id,
-                       do_sample, temperature, generator)
-
-
-def _decode(model: Any, tokens: torch.Tensor, attention_mask: torch.Tensor, budget: torch.Tensor,
-            out: list[list[int]], finished: torch.Tensor, eos_token_id: int | None, pad_token_id: int,
-            do_sample: bool, temperature: float, generator: torch.Generator | None) -> list[list[int]]:
-    batch, device = tokens.shape[0], tokens.device
-    cache = _new_kv_cache(model, batch, tokens.shape[1] + int(budget.max()))
-    logits = _last_logits(model, tokens, attention_mask, cache)
-    n_done = torch.zeros(batch, dtype=torch.long, device=device)
-    for _ in range(int(budget.max())):
-        if do_sample:
-            probs = torch.softmax(logits / temperature, dim=-1)
-            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-        else:
-            nxt = logits.argmax(dim=-1)
-        active = ~finished
-        hit_eos = (nxt == eos_token_id) if eos_token_id is not None else torch.zeros_like(active)
-        keep = active & ~hit_eos
-        for i in torch.nonzero(keep).flatten().tolist():
-            out[i].append(int(nxt[i]))
-        n_done = n_done + keep.long()
-        finished = finished | hit_eos | (n_done >= budget)
-        if bool(finished.all()):
-            break
-        step_tokens = torch.where(finished, torch.full_like(nxt, pad_token_id), nxt)[:, None]
-        step_mask = (~finished).long()[:, None]
-        logits = _last_logits(model, step_tokens, step_mask, cache)
+        cache = new_kv_cache(model, batch, tokens.shape[1] + int(budget.max()))
+        logits = _last_logits(model, tokens, attention_mask, cache)
+        n_done = torch.zeros(batch, dtype=torch.long, device=device)
+        for _ in range(int(budget.max())):
+            if do_sample:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            else:
+                nxt = logits.argmax(dim=-1)
+            active = ~finished
+            hit_eos = (nxt == eos_token_id) if eos_token_id is not None else torch.zeros_like(active)
+            keep = active & ~hit_eos
+            for i in torch.nonzero(keep).flatten().tolist():
+                out[i].append(int(nxt[i]))
+            n_done = n_done + keep.long()
+            finished = finished | hit_eos | (n_done >= budget)
+            if bool(finished.all()):
+                break
+            step_tokens = torch.where(finished, torch.full_like(nxt, pad_token_id), nxt)[:, None]
+            step_mask = (~finished).long()[:, None]
+            logits = _last_logits(model, step_tokens, step_mask, cache)
     return out
 
 

@@ -180,7 +180,7 @@ def _record_from_dict(d: Any, where: str) -> LabelledResponse:
     extra = sorted(set(d) - set(_FIELDS))
     if missing or extra:
         raise ValueError(f"{where} (id={d.get('id', '?')!r}): missing fields {missing}, unknown fields {extra}")
-    for k in ("id", "prompt_source", "prompt_id", "prompt", "response", "label", "note", "split", "batch"):
+    for k in (k for k in _FIELDS if k != "template_id"):
         if not isinstance(d[k], str):
             raise ValueError(f"{where} (id={d['id']!r}): field {k!r} must be a string, got {d[k]!r:.60}")
     if d["template_id"] is not None and not isinstance(d["template_id"], str):
