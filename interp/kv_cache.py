@@ -1,34 +1,51 @@
-"""A key/value cache for generation that keeps keys rotated and heads grouped.
+"""Cached decoding: a key/value cache that keeps keys rotated and heads grouped, and forwards
+that read every weight in place.
 
 TransformerLens 3.9 caches keys *before* the rotary embedding and rotates the whole cache again
 at every decoding step, expands grouped (GQA) keys and values to every query head with
 ``repeat_interleave``, and grows the cache with ``torch.cat`` -- all work proportional to the
-cached length, in every layer, at every step. For a 135M-parameter model on a CPU that is most
-of a decoding step's time beyond the matrix products.
+cached length, in every layer, at every step. Its projections also copy their weights on every
+forward pass (``einops.rearrange`` of ``W_Q/W_K/W_V/W_O``, ``W.T.contiguous()`` in the gated MLP
+and the unembedding). For a 135M-parameter model on a CPU that is most of a decoding step's
+time beyond the matrix products.
 
-:func:`kv_cache_attention` makes the model's attention layers use a :class:`KVCache` when one
-is passed as ``past_kv_cache``:
+Inside :func:`cached_decoding`, the model's forwards change as follows (instance-level
+``forward`` attributes, removed on exit):
 
-* keys are rotated once, when they enter the cache (with the same ``apply_rotary`` call and
-  position ids TransformerLens uses for the new positions, so the stored values are the ones it
-  would compute again);
-* keys and values live in preallocated ``[batch, kv_head, capacity, d_head]`` buffers (a step
-  writes one slot; no ``torch.cat``);
-* attention scores and values are computed per group of query heads sharing a key/value head
-  (a batched matmul on views), never expanding the cache.
+* Attention given a :class:`KVCache` as ``past_kv_cache``: keys are rotated once, when they
+  enter the cache (with the same ``apply_rotary`` call and position ids TransformerLens uses for
+  the new positions, so the stored values are the ones it would compute again); keys and values
+  live in preallocated ``[batch, kv_head, capacity, d_head]`` buffers (a step writes one slot; no
+  ``torch.cat``); attention is computed per group of query heads sharing a key/value head (on
+  views), never expanding the cache -- with ``F.scaled_dot_product_attention`` when no hook is
+  registered on ``hook_attn_scores`` or ``hook_pattern``, else step by step so those hooks see
+  and may edit TransformerLens's tensors. Q/K/V and the output projection are matrix products
+  on the weights as stored (``W_Q`` as ``[head, d_model, d_head]``, ``W_O`` flattened to
+  ``[(head d_head), d_model]``, a view): no weight is copied.
+* Pre-norm blocks apply ``ln1`` once; TransformerLens applies it three times to the same input
+  (once each for queries, keys and values), so ``ln1``'s hooks fire once per block here.
+* Gated MLPs (Llama, Mistral, ...) multiply by ``W_in``, ``W_gate`` and ``W_out`` as stored.
+* The unembedding reads ``W_U`` transposed (``[d_vocab, d_model]``, the order its matrix product
+  is fastest in): the transposed copy is made once and reused while ``W_U`` is unchanged.
 
-Every hook point of the attention layer still fires, with TransformerLens's shapes and meaning:
-``hook_q``/``hook_k``/``hook_v`` (new positions), ``hook_rot_q`` (new positions),
-``hook_rot_k`` (all cached positions, rotated, ``[batch, kv_pos, kv_head, d_head]``),
-``hook_attn_scores`` and ``hook_pattern`` (``[batch, head, query_pos, kv_pos]``) and ``hook_z``.
-A hook that edits ``hook_k``/``hook_v`` changes what is cached (as in TransformerLens); an edit
-at ``hook_rot_k`` applies to the current step only (as in TransformerLens, which re-rotates the
-cache every step). Outputs equal TransformerLens's up to float rounding of the matrix products
-(tested to 1e-5 on logits and to identical greedy tokens).
+Products on weights "as stored" run at the speed of the stored memory order: inside
+:func:`interp.layout.inference_layout` (as in :func:`interp.evaluate.generate`) that is the
+``[out, in]`` order HF uses, about 20 % faster per decoding step at batch 16 on a CPU than
+TransformerLens's ``[in, out]`` order, and nothing is copied per pass either way.
+
+Every hook point still fires, with TransformerLens's shapes and meaning: ``hook_q``/``hook_k``/
+``hook_v`` (new positions), ``hook_rot_q`` (new positions), ``hook_rot_k`` (all cached positions,
+rotated, ``[batch, kv_pos, kv_head, d_head]``), ``hook_attn_scores`` and ``hook_pattern``
+(``[batch, head, query_pos, kv_pos]``), ``hook_z``, the MLP's ``hook_pre``/``hook_pre_linear``/
+``hook_post`` and the unembedding's ``hook_in``/``hook_out``. A hook that edits
+``hook_k``/``hook_v`` changes what is cached (as in TransformerLens); an edit at ``hook_rot_k``
+applies to the current step only (as in TransformerLens, which re-rotates the cache every step).
+Outputs equal TransformerLens's up to float rounding of the matrix products (tested to 1e-5 on
+logits and to identical greedy tokens).
 
 Configurations this path does not cover (ALiBi or relative positions, ``use_attn_result``,
-split QKV inputs, Q/K norms, soft caps, attention sinks, ...) keep TransformerLens's own forward;
-:func:`supports_kv_cache` says which.
+split QKV inputs, Q/K norms, soft caps, attention sinks, ...) keep TransformerLens's own
+attention; :func:`supports_kv_cache` says which.
 """
 
 from __future__ import annotations
@@ -37,11 +54,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import einops
 import torch
 import torch.nn.functional as F
+from transformer_lens.components import GatedMLP, TransformerBlock, Unembed
+from transformer_lens.utilities.architectures import POST_NORM_ARCHITECTURES
 
-__all__ = ["KVCache", "kv_cache_attention", "new_kv_cache", "supports_kv_cache"]
+__all__ = ["KVCache", "cached_decoding", "new_kv_cache", "supports_kv_cache"]
 
 
 def _tl_cache_class() -> type:
@@ -97,7 +115,7 @@ class _LayerCache:
     def append(self, new_keys: torch.Tensor, new_values: torch.Tensor) -> Any:
         """What TransformerLens's attention calls: refused, its keys are not rotated yet."""
         raise RuntimeError("a KVCache was passed to TransformerLens's own attention forward; use it inside "
-                           "`with interp.kv_cache.kv_cache_attention(model):` (as interp.generate does)")
+                           "`with interp.kv_cache.cached_decoding(model):` (as interp.generate does)")
 
     def write(self, new_keys: torch.Tensor, new_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Write ``[batch, new, kv_head, d_head]`` keys (rotated) and values; return views of
@@ -113,9 +131,9 @@ class _LayerCache:
 
 
 class KVCache(_tl_cache_class()):  # type: ignore[misc]
-    """Preallocated key/value cache with rotated keys, for :func:`kv_cache_attention`.
+    """Preallocated key/value cache with rotated keys, for :func:`cached_decoding`.
 
-    Pass it as ``past_kv_cache`` to the model's forward inside ``with kv_cache_attention(model):``
+    Pass it as ``past_kv_cache`` to the model's forward inside ``with cached_decoding(model):``
     (as :func:`interp.evaluate.generate` does). It also holds the running attention mask, like
     TransformerLens's cache, so ``model(tokens, attention_mask=..., past_kv_cache=cache)`` is
     called the same way.
@@ -150,6 +168,41 @@ class KVCache(_tl_cache_class()):  # type: ignore[misc]
         return cls(entries=entries, previous_attention_mask=mask)
 
 
+def _project(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``x @ w + b`` per head, reading `w` as stored (no copy).
+
+    x : [batch, pos, d_model]; w : [head, d_model, d_head]; b : [head, d_head]
+    -> [batch, pos, head, d_head]
+    """
+    batch, pos, d_model = x.shape
+    x2 = x.reshape(1, batch * pos, d_model).to(w.dtype).expand(w.shape[0], -1, -1)
+    out = torch.baddbmm(b[:, None, :], x2, w)  # [head, batch*pos, d_head]
+    return out.transpose(0, 1).reshape(batch, pos, w.shape[0], w.shape[2])
+
+
+def _qkv(attn: Any, query_input: torch.Tensor, key_input: torch.Tensor,
+         value_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``calculate_qkv_matrices`` without TransformerLens's per-pass weight copies."""
+    if hasattr(attn, "_W_K") and not attn.cfg.ungroup_grouped_query_attention:  # grouped, un-repeated
+        w_k, b_k, w_v, b_v = attn._W_K, attn._b_K, attn._W_V, attn._b_V
+    else:
+        w_k, b_k, w_v, b_v = attn.W_K, attn.b_K, attn.W_V, attn.b_V
+    q = attn.hook_q(_project(query_input, attn.W_Q, attn.b_Q))
+    k = attn.hook_k(_project(key_input, w_k, b_k))
+    v = attn.hook_v(_project(value_input, w_v, b_v))
+    return q, k, v
+
+
+def _has_hooks(hook_point: Any) -> bool:
+    """Whether calling `hook_point` could do anything but return its input."""
+    from torch.nn.modules import module as nn_module
+
+    return bool(hook_point._forward_hooks or hook_point._forward_pre_hooks or hook_point._backward_hooks
+                or hook_point._backward_pre_hooks or nn_module._global_forward_hooks
+                or nn_module._global_forward_pre_hooks or nn_module._global_backward_hooks
+                or nn_module._global_backward_pre_hooks)
+
+
 def _attention_forward(attn: Any, query_input: torch.Tensor, key_input: torch.Tensor,
                        value_input: torch.Tensor, past_kv_cache_entry: Any = None,
                        additive_attention_mask: torch.Tensor | None = None,
@@ -162,7 +215,7 @@ def _attention_forward(attn: Any, query_input: torch.Tensor, key_input: torch.Te
                                   past_kv_cache_entry=past_kv_cache_entry,
                                   additive_attention_mask=additive_attention_mask,
                                   attention_mask=attention_mask, position_bias=position_bias)
-    q, k, v = attn.calculate_qkv_matrices(query_input, key_input, value_input)
+    q, k, v = _qkv(attn, query_input, key_input, value_input)
     offset = entry.length
     if attn.cfg.positional_embedding_type == "rotary":
         # one apply_rotary call for queries and new keys (elementwise, so the same values)
@@ -178,54 +231,141 @@ def _attention_forward(attn: Any, query_input: torch.Tensor, key_input: torch.Te
     # query heads h = g * group + r share key/value head g (repeat_interleave order)
     q_grouped = q.reshape(batch, n_new, n_kv, group, d_head).permute(0, 2, 3, 1, 4)
     q_grouped = q_grouped.reshape(batch, n_kv, group * n_new, d_head)
-    scores = (q_grouped @ keys.transpose(-1, -2)) / attn.attn_scale
-    scores = scores.view(batch, n_heads, n_new, n_keys)
     # TransformerLens's own causal (and sliding-window) mask, then the padding mask
-    allowed = attn._make_causal_mask(n_new, n_keys, offset, scores.device)
+    allowed = attn._make_causal_mask(n_new, n_keys, offset, q.device)
     if attention_mask is not None:
-        allowed = allowed & attention_mask[:, None, None, :].to(scores.device).bool()
-    scores = torch.where(allowed, scores, attn.IGNORE.to(scores.device))
-    scores = attn.hook_attn_scores(scores)
-    pattern = F.softmax(scores, dim=-1)
-    pattern = torch.where(torch.isnan(pattern), torch.zeros_like(pattern), pattern)
-    pattern = attn.hook_pattern(pattern).to(dtype=values.dtype)
-    z = pattern.reshape(batch, n_kv, group * n_new, n_keys) @ values  # [batch, kv, group*new, d_head]
+        allowed = allowed & attention_mask[:, None, None, :].to(q.device).bool()
+    if _has_hooks(attn.hook_attn_scores) or _has_hooks(attn.hook_pattern):
+        scores = (q_grouped @ keys.transpose(-1, -2)) / attn.attn_scale
+        scores = scores.view(batch, n_heads, n_new, n_keys)
+        scores = torch.where(allowed, scores, attn.IGNORE.to(scores.device))
+        scores = attn.hook_attn_scores(scores)
+        pattern = F.softmax(scores, dim=-1)
+        pattern = torch.where(torch.isnan(pattern), torch.zeros_like(pattern), pattern)
+        pattern = attn.hook_pattern(pattern).to(dtype=values.dtype)
+        z = pattern.reshape(batch, n_kv, group * n_new, n_keys) @ values  # [batch, kv, group*new, d_head]
+    else:  # nobody looks at the scores or the pattern: one fused kernel computes the same z
+        rows = allowed.expand(allowed.shape[0], 1, n_new, n_keys)
+        rows = rows[:, :, None].expand(-1, -1, group, -1, -1).reshape(allowed.shape[0], 1, group * n_new, n_keys)
+        z = F.scaled_dot_product_attention(q_grouped, keys, values, attn_mask=rows,
+                                           scale=1.0 / float(attn.attn_scale))
+        z = torch.nan_to_num(z, nan=0.0)  # a query with no allowed key (left padding) gets z = 0, as in TL
     z = z.view(batch, n_kv, group, n_new, d_head).permute(0, 3, 1, 2, 4).reshape(batch, n_new, n_heads, d_head)
     z = attn.hook_z(z)
-    w = einops.rearrange(attn.W_O, "head_index d_head d_model -> d_model (head_index d_head)").contiguous()
-    return F.linear(z.reshape(batch, n_new, n_heads * d_head).to(w.dtype), w, attn.b_O)
+    w_o = attn.W_O.flatten(0, 1)  # [(head d_head), d_model], a view
+    out = torch.addmm(attn.b_O, z.reshape(batch * n_new, n_heads * d_head).to(w_o.dtype), w_o)
+    return out.view(batch, n_new, -1)
+
+
+def _gated_mlp_forward(mlp: Any, x: torch.Tensor) -> torch.Tensor:
+    """``GatedMLP.forward`` with the weights read as stored; x : [batch, pos, d_model]."""
+    x = x.to(mlp.W_in.dtype)
+    pre_act = mlp.hook_pre(torch.matmul(x, mlp.W_gate))  # [batch, pos, d_mlp]
+    pre_linear = mlp.hook_pre_linear(torch.matmul(x, mlp.W_in))
+    post_act = mlp.hook_post(torch.addcmul(mlp.b_in, mlp.act_fn(pre_act), pre_linear))
+    batch, pos, d_mlp = post_act.shape
+    return torch.addmm(mlp.b_out, post_act.reshape(batch * pos, d_mlp), mlp.W_out).view(batch, pos, -1)
+
+
+def _unembed_forward(unembed: Any) -> Any:
+    """``Unembed.forward`` reading a transposed copy of ``W_U``, made again only when ``W_U``
+    changes (another tensor, or an in-place write) or gradients are wanted."""
+    made: dict[str, Any] = {}
+
+    def forward(residual: torch.Tensor) -> torch.Tensor:
+        residual = unembed.hook_in(residual)
+        w_u = unembed.W_U
+        key = (w_u.data_ptr(), w_u._version, w_u.dtype, w_u.device)
+        if torch.is_grad_enabled() and w_u.requires_grad:
+            w_t = w_u.T.contiguous()
+        else:
+            if made.get("key") != key:
+                made["key"], made["w_t"] = key, w_u.detach().T.contiguous()
+            w_t = made["w_t"]
+        return unembed.hook_out(F.linear(residual.to(w_t.dtype), w_t, unembed.b_U))
+
+    return forward
 
 
 def new_kv_cache(model: Any, batch_size: int, capacity: int) -> Any:
     """A :class:`KVCache` when :func:`supports_kv_cache`, else TransformerLens's own (empty) cache.
 
-    Either is passed as ``past_kv_cache`` inside ``with kv_cache_attention(model):``.
+    Either is passed as ``past_kv_cache`` inside ``with cached_decoding(model):``.
     """
     if supports_kv_cache(model):
         return KVCache.for_model(model, batch_size, capacity)
     return _tl_cache_class().init_cache(model.cfg, model.cfg.device, batch_size)
 
 
-@contextlib.contextmanager
-def kv_cache_attention(model: Any) -> Iterator[Any]:
-    """Within the block, attention layers given a :class:`KVCache` use it (see module doc).
+def _plain_block(block: Any) -> bool:
+    """A pre-norm block whose query, key and value inputs are all ``ln1(resid_pre)``."""
+    cfg = block.cfg
+    return (type(block) is TransformerBlock and not cfg.use_attn_in and not cfg.use_split_qkv_input
+            and not cfg.use_hook_mlp_in and not cfg.attn_only and not cfg.parallel_attn_mlp
+            and not cfg.use_normalization_before_and_after and cfg.n_devices == 1
+            and cfg.positional_embedding_type != "shortformer"
+            and cfg.original_architecture not in POST_NORM_ARCHITECTURES)
 
-    Calls without a cache, or with TransformerLens's own cache, run TransformerLens's forward
-    unchanged. The model's attention modules get an instance-level ``forward`` for the block's
-    duration; it is removed on exit (also on error). Re-entrant.
+
+def _block_forward(block: Any, resid_pre: torch.Tensor, shortformer_pos_embed: Any = None,
+                   past_kv_cache_entry: Any = None, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``TransformerBlock.forward`` for a :func:`_plain_block`, with ``ln1`` applied once: TL
+    applies it three times to the same input (for queries, keys and values), so its hooks fire
+    once here instead of three times, on the same values."""
+    resid_pre = block.hook_resid_pre(resid_pre)  # [batch, pos, d_model]
+    normed = block.ln1(resid_pre)
+    attn_out = block.hook_attn_out(block.attn(query_input=normed, key_input=normed, value_input=normed,
+                                              past_kv_cache_entry=past_kv_cache_entry,
+                                              attention_mask=attention_mask))
+    resid_mid = block.hook_resid_mid(resid_pre + attn_out)
+    mlp_out = block.hook_mlp_out(block.mlp(block.ln2(resid_mid)))
+    return block.hook_resid_post(resid_mid + mlp_out)
+
+
+def _patchable_mlp(mlp: Any) -> bool:
+    cfg = mlp.cfg
+    return (type(mlp) is GatedMLP and not cfg.is_layer_norm_activation()
+            and not getattr(cfg, "load_in_4bit", False))
+
+
+@contextlib.contextmanager
+def cached_decoding(model: Any) -> Iterator[Any]:
+    """Within the block, forwards for decoding: attention layers given a :class:`KVCache` use
+    it, and no forward copies a weight (see the module doc).
+
+    Attention calls without a cache, or with TransformerLens's own cache, run TransformerLens's
+    attention unchanged. Pre-norm blocks apply ``ln1`` once (its hooks fire once, not three
+    times); gated MLPs and the unembedding read their weights as stored. Outputs equal
+    TransformerLens's up to float rounding. The modules get instance-level ``forward``
+    attributes for the block's duration; they are removed on exit (also on error). Re-entrant.
+    Meant for inference (``torch.inference_mode``); gradients still flow if the block is used
+    with them.
+
+    Examples
+    --------
+    >>> with torch.inference_mode(), cached_decoding(model):  # doctest: +SKIP
+    ...     cache = new_kv_cache(model, batch_size=2, capacity=64)
+    ...     logits = model(tokens, attention_mask=mask, past_kv_cache=cache)
     """
-    if not supports_kv_cache(model):
-        yield model
-        return
     patched = []
+
+    def patch(module: Any, forward: Any) -> None:
+        if "forward" not in vars(module):  # else an enclosing block already did
+            module.forward = forward
+            patched.append(module)
+
+    if supports_kv_cache(model):
+        for block in model.blocks:
+            patch(block.attn, _attention_forward.__get__(block.attn))
     for block in model.blocks:
-        attn = block.attn
-        if "forward" in vars(attn):  # already inside an enclosing block
-            continue
-        attn.forward = _attention_forward.__get__(attn)
-        patched.append(attn)
+        if _plain_block(block):
+            patch(block, _block_forward.__get__(block))
+        if _patchable_mlp(block.mlp):
+            patch(block.mlp, _gated_mlp_forward.__get__(block.mlp))
+    if type(model.unembed) is Unembed:
+        patch(model.unembed, _unembed_forward(model.unembed))
     try:
         yield model
     finally:
-        for attn in patched:
-            del attn.forward
+        for module in patched:
+            del module.forward

@@ -8,7 +8,7 @@ its token budget. Implementation notes (TransformerLens 3.9):
   computes position ids with ``get_offset_position_ids`` (``cumsum(mask) - 1``), so positions
   start at the first real token both for absolute position embeddings (GPT-2's ``W_pos``) and
   for rotary embeddings (Llama), and pad keys are masked out of attention.
-* KV cache. :class:`interp.kv_cache.KVCache` (inside :func:`interp.kv_cache.kv_cache_attention`)
+* KV cache. :class:`interp.kv_cache.KVCache` (inside :func:`interp.kv_cache.cached_decoding`)
   stores keys already rotated, in preallocated buffers, with grouped heads left grouped, and the
   running attention mask; each step we feed only the new token with a ``[batch, 1]`` mask.
   Rotary positions come from the full mask (``cumsum(mask) - 1``), as in TransformerLens.
@@ -22,8 +22,11 @@ its token budget. Implementation notes (TransformerLens 3.9):
   ``[batch, pos, d_vocab]`` tensor in the prefill), so every hook added with
   ``model.hooks(...)`` or ``add_hook`` applies, at every step. Hooks on ``ln_final`` see only
   the last position.
-* Speed. The loop runs inside :func:`interp.layout.inference_layout`, which stops
-  TransformerLens from copying every projection weight on every step (same outputs, bitwise).
+* Speed. The loop runs inside :func:`interp.layout.inference_layout` (projection weights in
+  the ``[out, in]`` memory order, as HF keeps them) and :func:`interp.kv_cache.cached_decoding`
+  (forwards that copy no weight, apply ``ln1`` once per block -- its hooks fire once, not three
+  times as in TransformerLens -- and use one fused attention kernel when nobody hooks the
+  attention scores or pattern).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from interp.kv_cache import kv_cache_attention, new_kv_cache
+from interp.kv_cache import cached_decoding, new_kv_cache
 
 __all__ = ["generate", "generate_tokens"]
 
@@ -113,7 +116,7 @@ def generate_tokens(
     finished = budget <= 0
     if bool(finished.all()):
         return out
-    with kv_cache_attention(model):
+    with cached_decoding(model):
         cache = new_kv_cache(model, batch, tokens.shape[1] + int(budget.max()))
         logits = _last_logits(model, tokens, attention_mask, cache)
         n_done = torch.zeros(batch, dtype=torch.long, device=device)
@@ -251,7 +254,7 @@ def generate(
     was_training = bool(getattr(model, "training", False))
     model.eval()
     try:
-        with inference_layout(model), tqdm(total=len(prompts), desc="generate", disable=not progress, leave=False) as bar:
+        with inference_layout(model), cached_decoding(model), tqdm(total=len(prompts), desc="generate", disable=not progress, leave=False) as bar:
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 width = max(lengths[i] for i in rows)

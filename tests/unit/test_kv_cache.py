@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from interp.kv_cache import KVCache, kv_cache_attention, supports_kv_cache
+from interp.kv_cache import KVCache, cached_decoding, supports_kv_cache
 from interp.models import tokenize
 
 
@@ -43,7 +43,7 @@ def test_logits_match_transformerlens_cache_with_left_padding(any_model):
                            "hello there friend"], padding_side="left")
     assert enc.tokens.shape[1] > 16
     want = _decode_logits(model, _tl_cache(model, 3), enc.tokens, enc.attention_mask, 6)
-    with kv_cache_attention(model):
+    with cached_decoding(model):
         got = _decode_logits(model, KVCache.for_model(model, 3, enc.tokens.shape[1] + 6),
                              enc.tokens, enc.attention_mask, 6)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
@@ -51,9 +51,12 @@ def test_logits_match_transformerlens_cache_with_left_padding(any_model):
 
 
 @torch.inference_mode()
-def test_every_attention_hook_fires_with_transformerlens_shapes(tiny_llama_model):
+def test_every_hook_fires_with_transformerlens_shapes(tiny_llama_model):
     model = tiny_llama_model
-    names = ["hook_q", "hook_k", "hook_v", "hook_rot_q", "hook_rot_k", "hook_attn_scores", "hook_pattern", "hook_z"]
+    names = [f"blocks.1.attn.{n}" for n in ["hook_q", "hook_k", "hook_v", "hook_rot_q", "hook_rot_k",
+                                            "hook_attn_scores", "hook_pattern", "hook_z"]]
+    names += ["blocks.1.mlp.hook_pre", "blocks.1.mlp.hook_pre_linear", "blocks.1.mlp.hook_post",
+              "unembed.hook_in", "unembed.hook_out"]
     enc = tokenize(model, ["the cat sat on the mat", "a dog"], padding_side="left")
 
     def run(cache, patch):
@@ -62,15 +65,15 @@ def test_every_attention_hook_fires_with_transformerlens_shapes(tiny_llama_model
         def grab(x, hook):
             seen.setdefault(hook.name, []).append(x.clone())
 
-        hooks = [(f"blocks.1.attn.{n}", grab) for n in names]
-        ctx = kv_cache_attention(model) if patch else torch.inference_mode()
+        hooks = [(n, grab) for n in names]
+        ctx = cached_decoding(model) if patch else torch.inference_mode()
         with ctx:
             _decode_logits(model, cache, enc.tokens, enc.attention_mask, 3, hooks)
         return seen
 
     want = run(_tl_cache(model, 2), False)
     got = run(KVCache.for_model(model, 2, enc.tokens.shape[1] + 3), True)
-    assert set(got) == set(want) == {f"blocks.1.attn.{n}" for n in names}
+    assert set(got) == set(want) == set(names)
     for name in want:
         assert len(got[name]) == len(want[name]) == 4, name
         for a, b in zip(got[name], want[name]):
@@ -87,35 +90,79 @@ def test_edits_at_hooks_apply_as_in_transformerlens(tiny_llama_model):
     def halve(x, hook):
         return x * 0.5
 
-    for name in ["blocks.0.attn.hook_v", "blocks.0.attn.hook_rot_k", "blocks.1.attn.hook_pattern"]:
+    for name in ["blocks.0.attn.hook_v", "blocks.0.attn.hook_rot_k", "blocks.1.attn.hook_pattern",
+                 "blocks.0.mlp.hook_post", "unembed.hook_in"]:
         want = _decode_logits(model, _tl_cache(model, 2), enc.tokens, enc.attention_mask, 3, [(name, halve)])
-        with kv_cache_attention(model):
+        with cached_decoding(model):
             got = _decode_logits(model, KVCache.for_model(model, 2, enc.tokens.shape[1] + 3),
                                  enc.tokens, enc.attention_mask, 3, [(name, halve)])
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5, msg=name)
 
 
 @torch.inference_mode()
-def test_without_a_kvcache_the_forward_is_transformerlens(tiny_llama_model):
+def test_without_a_kvcache_the_forwards_give_transformerlens_logits(tiny_llama_model):
+    """No cache: TL's attention; the gated MLP and unembedding read weights as stored (same
+    logits up to rounding). The patches nest and are removed on exit."""
     model = tiny_llama_model
     enc = tokenize(model, ["the cat sat on the mat"], padding_side="left")
     want = model(enc.tokens)
-    with kv_cache_attention(model), kv_cache_attention(model):
+    modules = [model.blocks[0].attn, model.blocks[0].mlp, model.unembed]
+    with cached_decoding(model), cached_decoding(model):
         got = model(enc.tokens)
-        assert "forward" in vars(model.blocks[0].attn)
-    assert torch.equal(got, want)
-    assert "forward" not in vars(model.blocks[0].attn)
+        assert all("forward" in vars(m) for m in modules)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert not any("forward" in vars(m) for m in modules)
+
+
+@torch.inference_mode()
+def test_unembedding_follows_weight_changes_inside_the_block(tiny_llama_model):
+    """The transposed W_U copy is made again after an in-place edit or a new tensor."""
+    model = tiny_llama_model
+    enc = tokenize(model, ["the cat sat on the mat"], padding_side="left")
+    w_u = model.unembed.W_U.detach().clone()
+    try:
+        with cached_decoding(model):
+            model(enc.tokens)
+            model.unembed.W_U.mul_(2.0)
+            doubled = model(enc.tokens)
+            model.unembed.W_U.data = -w_u
+            negated = model(enc.tokens)
+        model.unembed.W_U.data = w_u.clone()
+        plain = model(enc.tokens)
+        model.unembed.W_U.mul_(2.0)
+        torch.testing.assert_close(doubled, model(enc.tokens), atol=1e-5, rtol=1e-5)
+        model.unembed.W_U.data = -w_u
+        torch.testing.assert_close(negated, model(enc.tokens), atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(plain, negated)
+    finally:
+        model.unembed.W_U.data = w_u
+
+
+def test_gradients_flow_through_the_forwards(tiny_llama_model):
+    model = tiny_llama_model
+    enc = tokenize(model, ["the cat sat on the mat"], padding_side="left")
+    model.zero_grad()
+    model(enc.tokens).logsumexp(-1).sum().backward()
+    want = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    with cached_decoding(model):
+        model(enc.tokens).logsumexp(-1).sum().backward()
+    got = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    assert set(got) == set(want)
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], atol=1e-4, rtol=1e-4, msg=name)
 
 
 def test_full_cache_and_unsupported_config_errors(tiny_llama_model, tiny_model):
     model = tiny_llama_model
     enc = tokenize(model, ["the cat sat on the mat"], padding_side="left")
     cache = KVCache.for_model(model, 1, enc.tokens.shape[1])
-    with torch.inference_mode(), kv_cache_attention(model):
+    with torch.inference_mode(), cached_decoding(model):
         model(enc.tokens, attention_mask=enc.attention_mask, past_kv_cache=cache)
         with pytest.raises(ValueError, match="KVCache is full: capacity"):
             model(enc.tokens[:, :1], attention_mask=enc.attention_mask[:, :1], past_kv_cache=cache)
-    with torch.inference_mode(), pytest.raises(RuntimeError, match="inside `with interp.kv_cache.kv_cache_attention"):
+    with torch.inference_mode(), pytest.raises(RuntimeError, match="inside `with interp.kv_cache.cached_decoding"):
         model(enc.tokens, attention_mask=enc.attention_mask, past_kv_cache=KVCache.for_model(model, 1, 64))
     tiny_model.cfg.use_attn_result = True
     try:
@@ -124,3 +171,21 @@ def test_full_cache_and_unsupported_config_errors(tiny_llama_model, tiny_model):
             KVCache.for_model(tiny_model, 1, 8)
     finally:
         tiny_model.cfg.use_attn_result = False
+
+
+@torch.inference_mode()
+def test_ln1_runs_once_per_block_with_transformerlens_values(tiny_llama_model, tiny_model):
+    """TL applies ln1 three times (queries, keys, values) to one input; inside the block once."""
+    for model in (tiny_llama_model, tiny_model):
+        enc = tokenize(model, ["the cat sat on the mat"], padding_side="left")
+
+        def run(patch):
+            seen = []
+            hooks = [("blocks.0.ln1.hook_normalized", lambda x, hook: seen.append(x.clone()))]
+            with (cached_decoding(model) if patch else torch.inference_mode()), model.hooks(fwd_hooks=hooks):
+                model(enc.tokens)
+            return seen
+
+        want, got = run(False), run(True)
+        assert len(want) == 3 and len(got) == 1
+        torch.testing.assert_close(got[0], want[0], atol=1e-6, rtol=1e-6)
