@@ -56,6 +56,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch.nn.modules import module as nn_module
 from transformer_lens.components import GatedMLP, TransformerBlock, Unembed
 from transformer_lens.utilities.architectures import POST_NORM_ARCHITECTURES
 
@@ -195,8 +196,6 @@ def _qkv(attn: Any, query_input: torch.Tensor, key_input: torch.Tensor,
 
 def _has_hooks(hook_point: Any) -> bool:
     """Whether calling `hook_point` could do anything but return its input."""
-    from torch.nn.modules import module as nn_module
-
     return bool(hook_point._forward_hooks or hook_point._forward_pre_hooks or hook_point._backward_hooks
                 or hook_point._backward_pre_hooks or nn_module._global_forward_hooks
                 or nn_module._global_forward_pre_hooks or nn_module._global_backward_hooks
@@ -323,6 +322,7 @@ def _block_forward(block: Any, resid_pre: torch.Tensor, shortformer_pos_embed: A
 
 
 def _patchable_mlp(mlp: Any) -> bool:
+    """A plain gated MLP (no SoLU-style layer norm, no 4-bit weights): :func:`_gated_mlp_forward` applies."""
     cfg = mlp.cfg
     return (type(mlp) is GatedMLP and not cfg.is_layer_norm_activation()
             and not getattr(cfg, "load_in_4bit", False))

@@ -26,7 +26,6 @@ a model.
 from __future__ import annotations
 
 import dataclasses
-
 import html
 import math
 import re
