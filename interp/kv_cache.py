@@ -51,6 +51,7 @@ attention; :func:`supports_kv_cache` says which.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,28 +170,67 @@ class KVCache(_tl_cache_class()):  # type: ignore[misc]
         return cls(entries=entries, previous_attention_mask=mask)
 
 
-def _project(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _project(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
     """``x @ w + b`` per head, reading `w` as stored (no copy).
 
-    x : [batch, pos, d_model]; w : [head, d_model, d_head]; b : [head, d_head]
+    x : [batch, pos, d_model]; w : [head, d_model, d_head]; b : [head, d_head] or None
     -> [batch, pos, head, d_head]
+
+    When `w` is stored as ``[(head d_head), d_model]`` (HF's order, e.g. inside
+    :func:`interp.layout.inference_layout`) this is one matrix product, as in HF; otherwise one
+    batched product over heads.
     """
     batch, pos, d_model = x.shape
-    x2 = x.reshape(1, batch * pos, d_model).to(w.dtype).expand(w.shape[0], -1, -1)
-    out = torch.baddbmm(b[:, None, :], x2, w)  # [head, batch*pos, d_head]
-    return out.transpose(0, 1).reshape(batch, pos, w.shape[0], w.shape[2])
+    n_heads, d_head = w.shape[0], w.shape[2]
+    x = x.to(w.dtype)
+    w_out_in = w.transpose(1, 2)  # [head, d_head, d_model]
+    if w_out_in.is_contiguous():
+        out = F.linear(x, w_out_in.reshape(n_heads * d_head, d_model), None if b is None else b.reshape(-1))
+        return out.view(batch, pos, n_heads, d_head)
+    x2 = x.reshape(1, batch * pos, d_model).expand(n_heads, -1, -1)
+    out = torch.bmm(x2, w) if b is None else torch.baddbmm(b[:, None, :], x2, w)  # [head, batch*pos, d_head]
+    return out.transpose(0, 1).reshape(batch, pos, n_heads, d_head)
 
 
-def _qkv(attn: Any, query_input: torch.Tensor, key_input: torch.Tensor,
+class _Biases:
+    """Which biases can be skipped: TransformerLens gives every Llama-style projection an
+    all-zero bias, and adding it costs a pass over the output. A bias is skipped while it is
+    all zeros (checked again after any in-place change or when it is another tensor) and no
+    gradient is wanted for it."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[torch.Tensor, tuple[int, int], bool]] = {}
+
+    def __call__(self, b: torch.Tensor) -> torch.Tensor | None:
+        if torch.is_grad_enabled() and b.requires_grad:
+            return b
+        state = (b.data_ptr(), _version(b))
+        entry = self._seen.get(id(b))
+        if entry is None or entry[0] is not b or entry[1] != state or state[1] < 0:
+            # the entry holds `b`, so its id cannot be reused while the entry lives
+            entry = (b, state, not bool(b.any()))
+            self._seen[id(b)] = entry
+        return None if entry[2] else b
+
+
+def _version(t: torch.Tensor) -> int:
+    """``t._version``, or -1 for an inference tensor (which has no version counter)."""
+    try:
+        return t._version
+    except RuntimeError:
+        return -1
+
+
+def _qkv(attn: Any, biases: _Biases, query_input: torch.Tensor, key_input: torch.Tensor,
          value_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``calculate_qkv_matrices`` without TransformerLens's per-pass weight copies."""
     if hasattr(attn, "_W_K") and not attn.cfg.ungroup_grouped_query_attention:  # grouped, un-repeated
         w_k, b_k, w_v, b_v = attn._W_K, attn._b_K, attn._W_V, attn._b_V
     else:
         w_k, b_k, w_v, b_v = attn.W_K, attn.b_K, attn.W_V, attn.b_V
-    q = attn.hook_q(_project(query_input, attn.W_Q, attn.b_Q))
-    k = attn.hook_k(_project(key_input, w_k, b_k))
-    v = attn.hook_v(_project(value_input, w_v, b_v))
+    q = attn.hook_q(_project(query_input, attn.W_Q, biases(attn.b_Q)))
+    k = attn.hook_k(_project(key_input, w_k, biases(b_k)))
+    v = attn.hook_v(_project(value_input, w_v, biases(b_v)))
     return q, k, v
 
 
@@ -202,7 +242,7 @@ def _has_hooks(hook_point: Any) -> bool:
                 or nn_module._global_backward_pre_hooks)
 
 
-def _attention_forward(attn: Any, query_input: torch.Tensor, key_input: torch.Tensor,
+def _attention_forward(attn: Any, biases: _Biases, query_input: torch.Tensor, key_input: torch.Tensor,
                        value_input: torch.Tensor, past_kv_cache_entry: Any = None,
                        additive_attention_mask: torch.Tensor | None = None,
                        attention_mask: torch.Tensor | None = None,
@@ -214,7 +254,7 @@ def _attention_forward(attn: Any, query_input: torch.Tensor, key_input: torch.Te
                                   past_kv_cache_entry=past_kv_cache_entry,
                                   additive_attention_mask=additive_attention_mask,
                                   attention_mask=attention_mask, position_bias=position_bias)
-    q, k, v = _qkv(attn, query_input, key_input, value_input)
+    q, k, v = _qkv(attn, biases, query_input, key_input, value_input)
     offset = entry.length
     if attn.cfg.positional_embedding_type == "rotary":
         # one apply_rotary call for queries and new keys (elementwise, so the same values)
@@ -252,18 +292,26 @@ def _attention_forward(attn: Any, query_input: torch.Tensor, key_input: torch.Te
     z = z.view(batch, n_kv, group, n_new, d_head).permute(0, 3, 1, 2, 4).reshape(batch, n_new, n_heads, d_head)
     z = attn.hook_z(z)
     w_o = attn.W_O.flatten(0, 1)  # [(head d_head), d_model], a view
-    out = torch.addmm(attn.b_O, z.reshape(batch * n_new, n_heads * d_head).to(w_o.dtype), w_o)
-    return out.view(batch, n_new, -1)
+    return _linear(z.reshape(batch, n_new, n_heads * d_head), w_o, biases(attn.b_O))
 
 
-def _gated_mlp_forward(mlp: Any, x: torch.Tensor) -> torch.Tensor:
+def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """``x @ w (+ b)``; x : [batch, pos, d_in], w : [d_in, d_out] as stored -> [batch, pos, d_out]."""
+    batch, pos, d_in = x.shape
+    x2 = x.reshape(batch * pos, d_in).to(w.dtype)
+    out = torch.mm(x2, w) if b is None else torch.addmm(b, x2, w)
+    return out.view(batch, pos, -1)
+
+
+def _gated_mlp_forward(mlp: Any, biases: _Biases, x: torch.Tensor) -> torch.Tensor:
     """``GatedMLP.forward`` with the weights read as stored; x : [batch, pos, d_model]."""
     x = x.to(mlp.W_in.dtype)
     pre_act = mlp.hook_pre(torch.matmul(x, mlp.W_gate))  # [batch, pos, d_mlp]
     pre_linear = mlp.hook_pre_linear(torch.matmul(x, mlp.W_in))
-    post_act = mlp.hook_post(torch.addcmul(mlp.b_in, mlp.act_fn(pre_act), pre_linear))
-    batch, pos, d_mlp = post_act.shape
-    return torch.addmm(mlp.b_out, post_act.reshape(batch * pos, d_mlp), mlp.W_out).view(batch, pos, -1)
+    b_in = biases(mlp.b_in)
+    gated = mlp.act_fn(pre_act) * pre_linear
+    post_act = mlp.hook_post(gated if b_in is None else gated + b_in)
+    return _linear(post_act, mlp.W_out, biases(mlp.b_out))
 
 
 def _unembed_forward(unembed: Any) -> Any:
@@ -274,8 +322,8 @@ def _unembed_forward(unembed: Any) -> Any:
     def forward(residual: torch.Tensor) -> torch.Tensor:
         residual = unembed.hook_in(residual)
         w_u = unembed.W_U
-        key = (w_u.data_ptr(), w_u._version, w_u.dtype, w_u.device)
-        if torch.is_grad_enabled() and w_u.requires_grad:
+        key = (w_u.data_ptr(), _version(w_u), w_u.dtype, w_u.device)
+        if (torch.is_grad_enabled() and w_u.requires_grad) or key[1] < 0:  # < 0: changes not trackable
             w_t = w_u.T.contiguous()
         else:
             if made.get("key") != key:
@@ -348,6 +396,7 @@ def cached_decoding(model: Any) -> Iterator[Any]:
     ...     logits = model(tokens, attention_mask=mask, past_kv_cache=cache)
     """
     patched = []
+    biases = _Biases()
 
     def patch(module: Any, forward: Any) -> None:
         if "forward" not in vars(module):  # else an enclosing block already did
@@ -356,12 +405,12 @@ def cached_decoding(model: Any) -> Iterator[Any]:
 
     if supports_kv_cache(model):
         for block in model.blocks:
-            patch(block.attn, _attention_forward.__get__(block.attn))
+            patch(block.attn, functools.partial(_attention_forward, block.attn, biases))
     for block in model.blocks:
         if _plain_block(block):
             patch(block, _block_forward.__get__(block))
         if _patchable_mlp(block.mlp):
-            patch(block.mlp, _gated_mlp_forward.__get__(block.mlp))
+            patch(block.mlp, functools.partial(_gated_mlp_forward, block.mlp, biases))
     if type(model.unembed) is Unembed:
         patch(model.unembed, _unembed_forward(model.unembed))
     try:

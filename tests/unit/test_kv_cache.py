@@ -189,3 +189,34 @@ def test_ln1_runs_once_per_block_with_transformerlens_values(tiny_llama_model, t
         want, got = run(False), run(True)
         assert len(want) == 3 and len(got) == 1
         torch.testing.assert_close(got[0], want[0], atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("layout", [False, True], ids=["as-loaded", "inference_layout"])
+@torch.inference_mode()
+def test_nonzero_biases_and_bias_edits_inside_the_block(tiny_llama_model, layout):
+    """TL's all-zero biases are skipped; real ones are added, in both weight orders, and a bias
+    edited in place inside the block is followed."""
+    import copy
+
+    from interp.layout import inference_layout
+
+    # as loaded: copied inside inference mode, so its parameters have no version counter (the
+    # cached W_U copy cannot be kept then); inference_layout needs ordinary parameters
+    with torch.inference_mode(not layout):
+        model = copy.deepcopy(tiny_llama_model)
+    gen = torch.Generator().manual_seed(0)
+    names = [n for n, p in model.named_parameters() if n.split(".")[-1] in ("b_Q", "_b_K", "_b_V", "b_O", "b_in", "b_out")]
+    assert len(names) == 6 * model.cfg.n_layers
+    for name, p in model.named_parameters():
+        if name in names and not name.startswith("blocks.1."):  # layer 1 keeps zero biases
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+    enc = tokenize(model, ["the cat sat on the mat today", "a dog"], padding_side="left")
+    want = _decode_logits(model, _tl_cache(model, 2), enc.tokens, enc.attention_mask, 3)
+    with (inference_layout(model) if layout else torch.inference_mode()), cached_decoding(model):
+        got = _decode_logits(model, KVCache.for_model(model, 2, enc.tokens.shape[1] + 3),
+                             enc.tokens, enc.attention_mask, 3)
+        model.blocks[1].mlp.b_out.add_(0.5)  # was zero, skipped so far
+        edited = model(enc.tokens, attention_mask=enc.attention_mask)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(edited, model(enc.tokens, attention_mask=enc.attention_mask), atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(edited[:, -1], want[0], atol=1e-3)
