@@ -60,6 +60,7 @@ import torch.nn.functional as F
 from torch.nn.modules import module as nn_module
 from transformer_lens.components import GatedMLP, TransformerBlock, Unembed
 from transformer_lens.utilities.architectures import POST_NORM_ARCHITECTURES
+from transformer_lens.utilities.tensors import get_offset_position_ids
 
 __all__ = ["KVCache", "cached_decoding", "new_kv_cache", "supports_kv_cache"]
 
@@ -213,6 +214,46 @@ class _Biases:
         return None if entry[2] else b
 
 
+class _RotaryTables:
+    """The rotary cos/sin rows of one decoding step, gathered once and shared by every layer
+    whose tables are equal (TransformerLens gathers them again in each layer). Rotations are
+    TransformerLens's ``apply_rotary`` arithmetic, so the values are the same bit for bit."""
+
+    def __init__(self) -> None:
+        self._table_of: dict[int, tuple[torch.Tensor, torch.Tensor, int]] = {}  # id(cos) -> table number
+        self._tables: list[tuple[torch.Tensor, torch.Tensor]] = []  # distinct (cos, sin)
+        self._step: dict[int, tuple[Any, ...]] = {}  # table number -> rows of the current step
+
+    def _table_id(self, attn: Any) -> int:
+        cos, sin = attn.rotary_cos, attn.rotary_sin
+        entry = self._table_of.get(id(cos))
+        if entry is None or entry[0] is not cos or entry[1] is not sin:  # entries hold the tensors: ids stay unique
+            same = [i for i, (c, s) in enumerate(self._tables)
+                    if c.shape == cos.shape and torch.equal(c, cos) and torch.equal(s, sin)]
+            if not same:
+                self._tables.append((cos, sin))
+            entry = (cos, sin, same[0] if same else len(self._tables) - 1)
+            self._table_of[id(cos)] = entry
+        return entry[2]
+
+    def rotate(self, attn: Any, x: torch.Tensor, offset: int, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """``attn.apply_rotary(x, offset, attention_mask)``; x : [batch, pos, head, d_head]."""
+        cfg = attn.cfg
+        if (attention_mask is None or cfg.use_dynamic_ntk_rope or x.device != attn.rotary_cos.device
+                or offset + x.shape[1] > attn.rotary_cos.shape[0]):
+            return attn.apply_rotary(x, offset, attention_mask)
+        table, key = self._table_id(attn), (offset, x.shape[1])
+        step = self._step.get(table)
+        if step is None or step[0] != key or step[1] is not attention_mask:
+            positions = get_offset_position_ids(offset, attention_mask).to(attn.rotary_cos.device)
+            step = self._step[table] = (key, attention_mask, attn.rotary_cos[positions, None, :],
+                                        attn.rotary_sin[positions, None, :])
+        cos, sin = step[2], step[3]  # [batch, pos, 1, rotary_dim]
+        x_rot, x_pass = x[..., :cfg.rotary_dim], x[..., cfg.rotary_dim:]
+        x_rotated = x_rot * cos + attn.rotate_every_two(x_rot) * sin
+        return torch.cat([x_rotated, x_pass], dim=-1) if x_pass.shape[-1] else x_rotated
+
+
 def _version(t: torch.Tensor) -> int:
     """``t._version``, or -1 for an inference tensor (which has no version counter)."""
     try:
@@ -242,7 +283,7 @@ def _has_hooks(hook_point: Any) -> bool:
                 or nn_module._global_backward_pre_hooks)
 
 
-def _attention_forward(attn: Any, biases: _Biases, query_input: torch.Tensor, key_input: torch.Tensor,
+def _attention_forward(attn: Any, biases: _Biases, rotary: _RotaryTables, query_input: torch.Tensor, key_input: torch.Tensor,
                        value_input: torch.Tensor, past_kv_cache_entry: Any = None,
                        additive_attention_mask: torch.Tensor | None = None,
                        attention_mask: torch.Tensor | None = None,
@@ -258,7 +299,7 @@ def _attention_forward(attn: Any, biases: _Biases, query_input: torch.Tensor, ke
     offset = entry.length
     if attn.cfg.positional_embedding_type == "rotary":
         # one apply_rotary call for queries and new keys (elementwise, so the same values)
-        q, k = attn.apply_rotary(torch.cat([q, k], dim=2), offset, attention_mask).split(
+        q, k = rotary.rotate(attn, torch.cat([q, k], dim=2), offset, attention_mask).split(
             [q.shape[2], k.shape[2]], dim=2)
         q = attn.hook_rot_q(q)
     keys, values = entry.write(k, v)  # [batch, kv_head, kv_pos, d_head]
@@ -396,7 +437,7 @@ def cached_decoding(model: Any) -> Iterator[Any]:
     ...     logits = model(tokens, attention_mask=mask, past_kv_cache=cache)
     """
     patched = []
-    biases = _Biases()
+    biases, rotary = _Biases(), _RotaryTables()
 
     def patch(module: Any, forward: Any) -> None:
         if "forward" not in vars(module):  # else an enclosing block already did
@@ -405,7 +446,7 @@ def cached_decoding(model: Any) -> Iterator[Any]:
 
     if supports_kv_cache(model):
         for block in model.blocks:
-            patch(block.attn, functools.partial(_attention_forward, block.attn, biases))
+            patch(block.attn, functools.partial(_attention_forward, block.attn, biases, rotary))
     for block in model.blocks:
         if _plain_block(block):
             patch(block, _block_forward.__get__(block))

@@ -220,3 +220,38 @@ def test_nonzero_biases_and_bias_edits_inside_the_block(tiny_llama_model, layout
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(edited, model(enc.tokens, attention_mask=enc.attention_mask), atol=1e-5, rtol=1e-5)
     assert not torch.allclose(edited[:, -1], want[0], atol=1e-3)
+
+
+@torch.inference_mode()
+def test_rotary_rows_are_gathered_once_per_step_for_layers_with_equal_tables(tiny_llama_model, monkeypatch):
+    """Layers share one gather of cos/sin rows per forward; a layer with other tables gets its own."""
+    import copy
+
+    import interp.kv_cache as kv_cache
+
+    with torch.inference_mode(False):
+        model = copy.deepcopy(tiny_llama_model)
+    assert model.cfg.n_layers >= 2
+    enc = tokenize(model, ["the cat sat on the mat today", "a dog"], padding_side="left")
+    gathers = []
+    real = kv_cache.get_offset_position_ids
+    monkeypatch.setattr(kv_cache, "get_offset_position_ids", lambda *a: gathers.append(1) or real(*a))
+
+    def run():
+        gathers.clear()
+        with cached_decoding(model):
+            got = _decode_logits(model, KVCache.for_model(model, 2, enc.tokens.shape[1] + 3),
+                                 enc.tokens, enc.attention_mask, 3)
+        return got, len(gathers)
+
+    got, n = run()
+    assert n == 4  # prefill + 3 steps, whatever the number of layers
+    torch.testing.assert_close(got, _decode_logits(model, _tl_cache(model, 2), enc.tokens, enc.attention_mask, 3),
+                               atol=1e-5, rtol=1e-5)
+    attn = model.blocks[1].attn  # a layer with its own (here: other base) tables
+    attn.rotary_sin, attn.rotary_cos = attn.calculate_sin_cos_rotary(model.cfg.rotary_dim, model.cfg.n_ctx, base=500,
+                                                                      dtype=attn.rotary_cos.dtype)
+    got, n = run()
+    assert n == 8
+    torch.testing.assert_close(got, _decode_logits(model, _tl_cache(model, 2), enc.tokens, enc.attention_mask, 3),
+                               atol=1e-5, rtol=1e-5)
