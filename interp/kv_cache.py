@@ -21,7 +21,13 @@ Inside :func:`cached_decoding`, the model's forwards change as follows (instance
   registered on ``hook_attn_scores`` or ``hook_pattern``, else step by step so those hooks see
   and may edit TransformerLens's tensors. Q/K/V and the output projection are matrix products
   on the weights as stored (``W_Q`` as ``[head, d_model, d_head]``, ``W_O`` flattened to
-  ``[(head d_head), d_model]``, a view): no weight is copied.
+  ``[(head d_head), d_model]``, a view): no weight is copied; when ``W_Q``/``W_K``/``W_V`` are
+  stored in HF's ``[(head d_head), d_model]`` order each is one matrix product, as in HF. The
+  rotary cos/sin rows of a forward are gathered once and shared by every layer whose tables
+  are equal (TransformerLens gathers them in every layer); the rotation is its arithmetic.
+* Biases that are all zeros (TransformerLens's placeholders for bias-free models such as
+  Llama) are not added: the check is remembered per tensor and made again after any change to
+  it, and never skips a bias a gradient is wanted for.
 * Pre-norm blocks apply ``ln1`` once; TransformerLens applies it three times to the same input
   (once each for queries, keys and values), so ``ln1``'s hooks fire once per block here.
 * Gated MLPs (Llama, Mistral, ...) multiply by ``W_in``, ``W_gate`` and ``W_out`` as stored.
