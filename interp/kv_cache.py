@@ -354,9 +354,10 @@ def _gated_mlp_forward(mlp: Any, biases: _Biases, x: torch.Tensor) -> torch.Tens
     """``GatedMLP.forward`` with the weights read as stored; x : [batch, pos, d_model]."""
     x = x.to(mlp.W_in.dtype)
     pre_act = mlp.hook_pre(torch.matmul(x, mlp.W_gate))  # [batch, pos, d_mlp]
+    act = mlp.act_fn(pre_act)  # while pre_act is still in cache (as HF); no hook sits between
     pre_linear = mlp.hook_pre_linear(torch.matmul(x, mlp.W_in))
     b_in = biases(mlp.b_in)
-    gated = mlp.act_fn(pre_act) * pre_linear
+    gated = act * pre_linear
     post_act = mlp.hook_post(gated if b_in is None else gated + b_in)
     return _linear(post_act, mlp.W_out, biases(mlp.b_out))
 
