@@ -226,21 +226,22 @@ class _RotaryTables:
     TransformerLens's ``apply_rotary`` arithmetic, so the values are the same bit for bit."""
 
     def __init__(self) -> None:
-        self._table_of: dict[int, tuple[torch.Tensor, torch.Tensor, int]] = {}  # id(cos) -> table number
-        self._tables: list[tuple[torch.Tensor, torch.Tensor]] = []  # distinct (cos, sin)
+        self._table_of: dict[int, tuple[Any, ...]] = {}  # id(cos) -> (cos, sin, versions, table number)
+        self._tables: list[tuple[torch.Tensor, torch.Tensor]] = []  # distinct (cos, sin), copied
         self._step: dict[int, tuple[Any, ...]] = {}  # table number -> rows of the current step
 
     def _table_id(self, attn: Any) -> int:
         cos, sin = attn.rotary_cos, attn.rotary_sin
-        entry = self._table_of.get(id(cos))
-        if entry is None or entry[0] is not cos or entry[1] is not sin:  # entries hold the tensors: ids stay unique
+        versions = (_version(cos), _version(sin))
+        entry = self._table_of.get(id(cos))  # entries hold the tensors, so ids stay unique
+        if entry is None or entry[0] is not cos or entry[1] is not sin or entry[2] != versions or -1 in versions:
             same = [i for i, (c, s) in enumerate(self._tables)
                     if c.shape == cos.shape and torch.equal(c, cos) and torch.equal(s, sin)]
-            if not same:
-                self._tables.append((cos, sin))
-            entry = (cos, sin, same[0] if same else len(self._tables) - 1)
+            if not same:  # a copy: an in-place change of a layer's tables cannot alter another's
+                self._tables.append((cos.clone(), sin.clone()))
+            entry = (cos, sin, versions, same[0] if same else len(self._tables) - 1)
             self._table_of[id(cos)] = entry
-        return entry[2]
+        return entry[3]
 
     def rotate(self, attn: Any, x: torch.Tensor, offset: int, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """``attn.apply_rotary(x, offset, attention_mask)``; x : [batch, pos, head, d_head]."""
@@ -289,8 +290,8 @@ def _has_hooks(hook_point: Any) -> bool:
                 or nn_module._global_backward_pre_hooks)
 
 
-def _attention_forward(attn: Any, biases: _Biases, rotary: _RotaryTables, query_input: torch.Tensor, key_input: torch.Tensor,
-                       value_input: torch.Tensor, past_kv_cache_entry: Any = None,
+def _attention_forward(attn: Any, biases: _Biases, rotary: _RotaryTables, query_input: torch.Tensor,
+                       key_input: torch.Tensor, value_input: torch.Tensor, past_kv_cache_entry: Any = None,
                        additive_attention_mask: torch.Tensor | None = None,
                        attention_mask: torch.Tensor | None = None,
                        position_bias: torch.Tensor | None = None) -> torch.Tensor:

@@ -255,3 +255,12 @@ def test_rotary_rows_are_gathered_once_per_step_for_layers_with_equal_tables(tin
     assert n == 8
     torch.testing.assert_close(got, _decode_logits(model, _tl_cache(model, 2), enc.tokens, enc.attention_mask, 3),
                                atol=1e-5, rtol=1e-5)
+    attn.rotary_sin, attn.rotary_cos = (model.blocks[0].attn.rotary_sin.clone(),
+                                        model.blocks[0].attn.rotary_cos.clone())  # equal tables again
+    with cached_decoding(model):  # a table edited in place inside the block is followed
+        before = model(enc.tokens, attention_mask=enc.attention_mask, past_kv_cache=KVCache.for_model(model, 2, 16))
+        model.blocks[0].attn.rotary_sin.mul_(0.5)
+        after = model(enc.tokens, attention_mask=enc.attention_mask, past_kv_cache=KVCache.for_model(model, 2, 16))
+    torch.testing.assert_close(after, model(enc.tokens, attention_mask=enc.attention_mask,
+                                            past_kv_cache=_tl_cache(model, 2)), atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(before, after)
