@@ -14,7 +14,9 @@ are then exactly the ones TransformerLens would have built, so outputs are bitwi
 ``Parameter`` objects, values and dtypes are unchanged.
 
 Only parameters whose forward pass copies them are touched; GPT-2-style MLPs (``addmm`` on
-``W_in``/``W_out``) and embeddings are left alone.
+``W_in``/``W_out``) and embeddings are left alone, and so are inference tensors (parameters of a
+model copied inside ``torch.inference_mode()``, which cannot take new storage): those keep
+TransformerLens's per-pass copies.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def _targets(model: torch.nn.Module) -> list[tuple[torch.nn.Parameter, tuple[int
     orders = {**_ORDERS, **(_GATED_MLP_ORDERS if gated else {})}
     out = []
     for name, param in model.named_parameters():
+        if param.is_inference():  # e.g. a model copied inside torch.inference_mode(): views of such a
+            continue              # parameter with new storage raise, so it keeps TL's per-pass copies
         for suffix, perm in orders.items():
             if (name == suffix or name.endswith("." + suffix)) and param.dim() == len(perm):
                 out.append((param, perm))

@@ -166,3 +166,12 @@ def test_model_without_tokenizer(tiny_model):
     bare.tokenizer = None
     with pytest.raises(ValueError, match="tokenizer"):
         generate(bare, ["hello"], progress=False)
+
+
+def test_model_copied_inside_inference_mode(tiny_llama_model):
+    """Its parameters are inference tensors (no version counter): generate still works, same text."""
+    with torch.inference_mode():
+        copied = copy.deepcopy(tiny_llama_model)
+    assert next(copied.parameters()).is_inference()
+    want = generate(tiny_llama_model, PROMPTS[:3], max_new_tokens=8, progress=False)
+    assert generate(copied, PROMPTS[:3], max_new_tokens=8, progress=False) == want
