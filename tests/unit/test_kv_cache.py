@@ -134,8 +134,9 @@ def test_unembedding_follows_weight_changes_inside_the_block(tiny_llama_model):
         model.unembed.W_U.data = -w_u
         torch.testing.assert_close(negated, model(enc.tokens), atol=1e-5, rtol=1e-5)
         assert not torch.allclose(plain, negated)
-    finally:
-        model.unembed.W_U.data = w_u
+    finally:  # a normal tensor again (w_u was made in inference mode): later tests train this fixture
+        with torch.inference_mode(False):
+            model.unembed.W_U.data = w_u.clone()
 
 
 def test_gradients_flow_through_the_forwards(tiny_llama_model):
