@@ -206,14 +206,14 @@ class _Biases:
     gradient is wanted for it."""
 
     def __init__(self) -> None:
-        self._seen: dict[int, tuple[torch.Tensor, tuple[int, int], bool]] = {}
+        self._seen: dict[int, tuple[torch.Tensor, tuple[int, int] | None, bool]] = {}
 
     def __call__(self, b: torch.Tensor) -> torch.Tensor | None:
         if torch.is_grad_enabled() and b.requires_grad:
             return b
-        state = (b.data_ptr(), _version(b))
+        state = _stamp(b)
         entry = self._seen.get(id(b))
-        if entry is None or entry[0] is not b or entry[1] != state or state[1] < 0:
+        if state is None or entry is None or entry[0] is not b or entry[1] != state:
             # the entry holds `b`, so its id cannot be reused while the entry lives
             entry = (b, state, not bool(b.any()))
             self._seen[id(b)] = entry
@@ -232,9 +232,9 @@ class _RotaryTables:
 
     def _table_id(self, attn: Any) -> int:
         cos, sin = attn.rotary_cos, attn.rotary_sin
-        versions = (_version(cos), _version(sin))
+        versions = (_stamp(cos), _stamp(sin))
         entry = self._table_of.get(id(cos))  # entries hold the tensors, so ids stay unique
-        if entry is None or entry[0] is not cos or entry[1] is not sin or entry[2] != versions or -1 in versions:
+        if None in versions or entry is None or entry[0] is not cos or entry[1] is not sin or entry[2] != versions:
             same = [i for i, (c, s) in enumerate(self._tables)
                     if c.shape == cos.shape and torch.equal(c, cos) and torch.equal(s, sin)]
             if not same:  # a copy: an in-place change of a layer's tables cannot alter another's
@@ -261,12 +261,13 @@ class _RotaryTables:
         return torch.cat([x_rotated, x_pass], dim=-1) if x_pass.shape[-1] else x_rotated
 
 
-def _version(t: torch.Tensor) -> int:
-    """``t._version``, or -1 for an inference tensor (which has no version counter)."""
+def _stamp(t: torch.Tensor) -> tuple[int, int] | None:
+    """``(data_ptr, _version)``: changes when `t` gets other storage or is written in place;
+    None for an inference tensor, whose changes cannot be tracked (it has no version counter)."""
     try:
-        return t._version
+        return t.data_ptr(), t._version
     except RuntimeError:
-        return -1
+        return None
 
 
 def _qkv(attn: Any, biases: _Biases, query_input: torch.Tensor, key_input: torch.Tensor,
@@ -371,10 +372,11 @@ def _unembed_forward(unembed: Any) -> Any:
     def forward(residual: torch.Tensor) -> torch.Tensor:
         residual = unembed.hook_in(residual)
         w_u = unembed.W_U
-        key = (w_u.data_ptr(), _version(w_u), w_u.dtype, w_u.device)
-        if (torch.is_grad_enabled() and w_u.requires_grad) or key[1] < 0:  # < 0: changes not trackable
+        stamp = _stamp(w_u)
+        if (torch.is_grad_enabled() and w_u.requires_grad) or stamp is None:
             w_t = w_u.T.contiguous()
         else:
+            key = (stamp, w_u.dtype, w_u.device)
             if made.get("key") != key:
                 made["key"], made["w_t"] = key, w_u.detach().T.contiguous()
             w_t = made["w_t"]
