@@ -80,12 +80,12 @@ def bench_state_dict_loading(folder: Path) -> None:
     from transformer_lens.pretrained.weight_conversions import convert_llama_weights
     from transformers import AutoModelForCausalLM
 
-    from interp.models import _load_unprocessed, load_model
+    from interp.models import load_model, load_unprocessed
 
     model = load_model(folder, device="cpu")
     hf = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     sd = convert_llama_weights(hf, model.cfg)
-    _, ours = _timed(lambda: _load_unprocessed(model, dict(sd)))
+    _, ours = _timed(lambda: load_unprocessed(model, dict(sd)))
     _, tl = _timed(lambda: HookedTransformer.load_and_process_state_dict(
         model, dict(sd), fold_ln=False, center_writing_weights=False, center_unembed=False,
         fold_value_biases=False))

@@ -15,7 +15,7 @@ _EXPORTS: dict[str, str] = {
     # models and tokenisation
     "load_model": "interp.models",
     "chat_prompt": "interp.models",
-    "default_device": "interp.models",
+    "default_device": "interp.checks",
     # data
     "SafetyRecord": "interp.data",
     "SafetyDataset": "interp.data",

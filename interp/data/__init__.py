@@ -14,27 +14,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from interp.data.real import (
-    PLACEHOLDER,
-    BenignPrompt,
-    FactQuestion,
-    HarmfulPrompt,
-    JailbreakTemplate,
-    RealPrompt,
-    jailbreak_templates,
-    load_benign_prompts,
-    load_fact_questions,
-    load_harmful_prompts,
-    real_prompt_sets,
-)
-from interp.data.schema import (
+from interp.data.benign import BenignPrompt, FactQuestion, load_benign_prompts, load_fact_questions
+from interp.data.dataset import SafetyDataset
+from interp.data.harmful import HarmfulPrompt, load_harmful_prompts
+from interp.data.real import RealPrompt, real_prompt_sets
+from interp.data.records import (
     GENERALIZATION_KINDS,
     GeneralizationTest,
     KnowledgeConstraint,
-    SafetyDataset,
     SafetyRecord,
-    load_safeedit,
 )
+from interp.data.safeedit import load_safeedit
+from interp.data.templates import PLACEHOLDER, JailbreakTemplate, jailbreak_templates
 
 __all__ = [
     "GENERALIZATION_KINDS",

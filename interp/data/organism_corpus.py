@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from interp.data import organism_texts as T
-from interp.data.schema import JailbreakTemplate
+from interp.data.templates import JailbreakTemplate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from interp.data.schema import SafetyDataset
+    from interp.data.dataset import SafetyDataset
 
 SPLITS = ("train", "val", "test")
 TEMPLATE_SPLITS = ("train", "val", "test", "heldout")
@@ -256,7 +256,8 @@ class OrganismCorpus:
         Each record's generalization test uses another template of the same split (another
         attack category) and another question of the same category and split.
         """
-        from interp.data.schema import SafetyDataset, SafetyRecord
+        from interp.data.dataset import SafetyDataset
+        from interp.data.records import SafetyRecord
 
         _check_split(split, TEMPLATE_SPLITS)
         q_split = "test" if split == "heldout" else split

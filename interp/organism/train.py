@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from interp.checks import default_device
 from interp.data.organism_corpus import build_corpus
 
 logger = logging.getLogger(__name__)
@@ -140,8 +141,8 @@ def train_organism(
     out_dir : path, default=the package's ``interp/organism/weights``
     config : OrganismConfig, default=OrganismConfig()
     device : str, optional
-        "cuda" if available else "cpu". On 2 CPU cores the default config takes about
-        25-30 minutes.
+        Default :func:`interp.checks.default_device` ("cuda" if available, else "cpu"). On 2
+        CPU cores the default config takes about 25-30 minutes.
     progress : bool, default=True
 
     Returns
@@ -151,7 +152,7 @@ def train_organism(
     from transformers import GPT2Config, GPT2LMHeadModel
 
     config = config or OrganismConfig()
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or default_device()
     out_dir = Path(out_dir)
     corpus = build_corpus(config.seed)
     pools = corpus.training_pools()

