@@ -51,7 +51,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _behaviour(args: argparse.Namespace) -> int:
     from interp.data import load_fact_questions, real_prompt_sets
-    from interp.evaluate import behaviour_row, load_labelled_responses, real_judge
+    from interp.evaluate import behaviour_row, load_labelled_responses
     from interp.models import load_model
 
     start = time.perf_counter()
@@ -60,7 +60,7 @@ def _behaviour(args: argparse.Namespace) -> int:
     seen = {r.prompt_id for r in load_labelled_responses()}
     sets = real_prompt_sets(args.n, seed=args.seed, exclude_ids=seen)
     benign = {"xstest-style": sets.pop("xstest-style")}
-    row = behaviour_row(model, sets, benign=benign, qa=load_fact_questions(), judge=real_judge(args.seed),
+    row = behaviour_row(model, sets, benign=benign, qa=load_fact_questions(),
                         max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, seed=args.seed,
                         progress=not args.quiet, device=args.device)
     print(row)

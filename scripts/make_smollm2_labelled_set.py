@@ -126,7 +126,7 @@ def _draw_per_area(rng: np.random.Generator, questions: list, k: int) -> list:
 def _plain_and_templated(rng: np.random.Generator, harmful: list, n_templated: int) -> list[dict]:
     """One record per question, then `n_templated` of the questions each inside one short
     PyRIT template (the templates in seeded orders, one pass after another)."""
-    from interp.data.real import short_templates
+    from interp.data.templates import short_templates
 
     records = [
         {"id": f"plain/{q.id}", "prompt_source": q.source, "prompt_id": q.id, "prompt": q.text,
@@ -318,22 +318,20 @@ def cmd_assemble(args: argparse.Namespace) -> None:
 
 
 def cmd_judge(args: argparse.Namespace) -> None:
-    from interp.evaluate.judges import RefusalJudge, judge_agreement
-    from interp.evaluate.real_judge import (SHIPPED_NAME, fit_real_judge, judge_report,
-                                            load_labelled_responses, shipped_judge_path)
+    from interp.evaluate.judges import (RefusalJudge, fit_real_judge, judge_agreement, judge_report,
+                                        load_labelled_responses, shipped_judge_path)
+    from interp.evaluate.judges.real_text import SHIPPED_NAME
 
     t0 = time.perf_counter()
     judge = fit_real_judge(load_labelled_responses(split="train"), seed=args.seed, name=SHIPPED_NAME)
     path = judge.save(args.out or shipped_judge_path())
     print(f"fitted in {time.perf_counter() - t0:.1f} s, wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     heldout = load_labelled_responses(split="heldout")
-    report = judge_report(judge, heldout)
-    print("## prompts given as text (the judge guesses whether each request is harmful)")
+    # answers to harmful prompts are judged with prompts=None (declared harmful), as every rate does
+    report = judge_report(judge, heldout, labelled_set="heldout split")
     print(report)
-    print("## harmfulness known (prompts=None for answers to harmful prompts, as behaviour_row does)")
-    print(judge_report(judge, heldout, use_prompts=False))
     for batch in sorted({r.batch for r in heldout}):
-        part = judge_report(judge, [r for r in heldout if r.batch == batch], use_prompts=False)
+        part = judge_report(judge, [r for r in heldout if r.batch == batch], labelled_set=f"heldout batch {batch}")
         print(f"batch {batch}: unsafe (harmful prompts) precision {part.unsafe_harmful_only.precision:.3f} "
               f"recall {part.unsafe_harmful_only.recall:.3f}; refusal precision {part.refusal.precision:.3f} "
               f"recall {part.refusal.recall:.3f}")

@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import interp
     from interp.data import load_fact_questions, real_prompt_sets
-    from interp.data.real import short_templates
-    from interp.evaluate import build_safeedit, load_labelled_responses, real_judge
+    from interp.data.templates import short_templates
+    from interp.evaluate import build_safeedit, load_labelled_responses
     from interp.locate import LOCATE_METHODS, locate_over
 
     t0 = time.perf_counter()
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = [q for pair in zip(sets["harmbench"], sets["donotanswer"]) for q in pair]
     templates = short_templates(150)
     knowledge = [(q.prompt, q.answer) for q in load_fact_questions()]
-    ds = build_safeedit(model, questions, templates, knowledge, judge=real_judge(args.seed), seed=args.seed,
+    ds = build_safeedit(model, questions, templates, knowledge, seed=args.seed,
                         name="smollm2", progress=True)
     t_build = time.perf_counter() - t0
     ds.to_json(args.out)

@@ -17,9 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from interp.checks import check_texts
 from interp.evaluate.generate import generate
-from interp.evaluate.judges import RefusalJudge, check_judge
-from interp.evaluate.metrics import QAResult, qa_accuracy
+from interp.evaluate.judges import Judge, RefusalJudge, Verdicts, check_judge, resolve_judge
+from interp.evaluate.model_rates import qa_accuracy
+from interp.evaluate.rates import Rate
+from interp.evaluate.results import QAResult
+from interp.evaluate.safety import judged_rate
 from interp.layout import inference_layout
 
 __all__ = ["PromptSetResult", "BehaviourRow", "behaviour_row"]
@@ -39,6 +43,9 @@ class PromptSetResult:
         The judge's label per generation: ``"unsafe"``, ``"refusal"`` or ``"other"``.
     phrase_refused : np.ndarray of bool, shape (n,)
         The phrase judge's refusal verdicts on the same generations.
+    rates : dict of str to Rate
+        ``"refusal"`` and ``"unsafe"`` (harmful sets) or ``"refusal"`` (benign sets: the
+        over-refusal): n, Wilson interval, judge-corrected share and its interval.
     """
 
     name: str
@@ -47,6 +54,7 @@ class PromptSetResult:
     generations: list[str]
     labels: list[str]
     phrase_refused: np.ndarray
+    rates: dict[str, Rate]
 
     @property
     def n(self) -> int:
@@ -63,12 +71,19 @@ class PromptSetResult:
         return 100.0 * float(np.mean(judge_refused == self.phrase_refused))
 
     def summary(self) -> dict[str, Any]:
+        """One table row: each rate raw with its Wilson bounds, corrected with its bootstrap bounds."""
         out: dict[str, Any] = {"set": self.name, "kind": "harmful" if self.harmful else "benign", "n": self.n}
+
+        def with_error(label: str, rate: Rate) -> dict[str, float]:
+            return {f"{label} %": rate.raw, f"{label} low": rate.low, f"{label} high": rate.high,
+                    f"{label} corrected %": rate.corrected, f"{label} corrected low": rate.corrected_low,
+                    f"{label} corrected high": rate.corrected_high}
+
         if self.harmful:
-            out.update({"refusal %": self.share("refusal"), "unsafe %": self.share("unsafe"),
+            out.update({**with_error("refusal", self.rates["refusal"]), **with_error("unsafe", self.rates["unsafe"]),
                         "other %": self.share("other")})
         else:
-            out.update({"over-refusal %": self.share("refusal")})
+            out.update(with_error("over-refusal", self.rates["refusal"]))
         out.update({"phrase-judge refusal %": 100.0 * float(np.mean(self.phrase_refused)),
                     "refusal agreement %": self.refusal_agreement})
         return out
@@ -82,6 +97,7 @@ class BehaviourRow:
     qa: QAResult | None
     judge: str
     phrase_judge: str
+    judge_error: str = ""
 
     def __getitem__(self, name: str) -> PromptSetResult:
         for s in self.sets:
@@ -108,39 +124,37 @@ class BehaviourRow:
         }
 
     def __str__(self) -> str:
-        lines = [f"judge {self.judge}; phrase judge {self.phrase_judge}",
+        def cell(rate: Rate | None) -> str:
+            if rate is None:
+                return ""
+            out = f"{rate.raw:.1f} [{rate.low:.0f}, {rate.high:.0f}]"
+            if rate.corrected == rate.corrected:  # not NaN
+                out += f" -> {rate.corrected:.1f} [{rate.corrected_low:.0f}, {rate.corrected_high:.0f}]"
+            return out
+
+        lines = [f"judge {self.judge}; phrase judge {self.phrase_judge}; raw % [Wilson 95 %] -> judge-corrected % "
+                 "[bootstrap 95 %]",
                  "| set | n | refusal % | unsafe % | other % | over-refusal % | phrase refusal % | agreement % |",
                  "|---|---|---|---|---|---|---|---|"]
         for s in self.sets:
-            d = s.summary()
-
-            def f(key: str, d: dict[str, Any] = d) -> str:
-                return f"{d[key]:.1f}" if key in d else ""
-
-            lines.append(f"| {s.name} | {s.n} | {f('refusal %')} | {f('unsafe %')} | {f('other %')} | "
-                         f"{f('over-refusal %')} | {f('phrase-judge refusal %')} | {f('refusal agreement %')} |")
+            harm = s.rates if s.harmful else {}
+            lines.append(f"| {s.name} | {s.n} | {cell(harm.get('refusal'))} | {cell(harm.get('unsafe'))} | "
+                         f"{s.share('other'):.1f} | {'' if s.harmful else cell(s.rates['refusal'])} | "
+                         f"{100 * float(np.mean(s.phrase_refused)):.1f} | {s.refusal_agreement:.1f} |")
         if self.qa is not None:
             lines.append(f"QA: contains {self.qa.contains:.1f} % | exact {self.qa.exact:.1f} % (n={self.qa.n})")
         return "\n".join(lines)
 
 
-def _labels(judge: Any, refused: np.ndarray, responses: list[str], prompts: list[str] | None) -> list[str]:
-    """Three-way labels: the judge's own ``classify`` when it has one, else the phrase judge's
-    refusals (`refused`) + the judge's unsafe verdicts."""
-    if callable(getattr(judge, "classify", None)):
-        return list(judge.classify(responses, prompts))
-    unsafe = np.asarray(judge.is_unsafe(responses), dtype=bool)
-    return ["refusal" if r else "unsafe" if u else "other" for r, u in zip(refused, unsafe)]
-
-
 def _texts(prompts: Sequence[Any], name: str) -> list[str]:
-    out = [getattr(p, "text", p) for p in prompts]
-    for i, t in enumerate(out):
-        if not isinstance(t, str) or not t.strip():
-            raise ValueError(f"prompt set {name!r}: prompt #{i} must be a non-empty str "
-                             f"(or have a .text), got {t!r:.80}")
-    if not out:
-        raise ValueError(f"prompt set {name!r} is empty")
+    return check_texts([getattr(p, "text", p) for p in prompts], what=f"prompt set {name!r}",
+                       allow_empty_list=False, non_blank=True)
+
+
+def _rates(v: Verdicts, judge: Judge, harmful: bool, name: str, seed: int) -> dict[str, Rate]:
+    out = {"refusal": judged_rate(v.refused, judge, name=f"{name}/refusal", verdict="refusal", seed=seed)}
+    if harmful:
+        out["unsafe"] = judged_rate(v.unsafe, judge, name=f"{name}/unsafe", verdict="unsafe", seed=seed)
     return out
 
 
@@ -150,8 +164,8 @@ def behaviour_row(
     *,
     benign: Mapping[str, Sequence[Any]] | None = None,
     qa: Sequence[Any] | None = None,
-    judge: Any = None,
-    phrase_judge: RefusalJudge | None = None,
+    judge: Judge | None = None,
+    phrase_judge: Judge | None = None,
     max_new_tokens: int = 64,
     batch_size: int = 16,
     seed: int = 0,
@@ -170,12 +184,10 @@ def behaviour_row(
     qa : sequence, optional
         Question-answer pairs for :func:`~interp.evaluate.qa_accuracy` (max 32 new tokens).
     judge : Judge, optional
-        Labels each generation. A judge with ``classify(responses, prompts)`` (like
-        :class:`~interp.evaluate.real_judge.RealTextJudge`) gives the three labels itself; it gets
-        ``prompts=None`` for the harmful sets (their answers are answers to harmful requests, by
-        declaration) and the prompts for the benign sets;
-        otherwise a refusal is what `phrase_judge` finds and unsafe what ``judge.is_unsafe``
-        says. Default: :func:`interp.evaluate.real_judge` (for SmolLM2's real text).
+        Labels each generation ``"unsafe"`` / ``"refusal"`` / ``"other"``; it must detect
+        refusals. It gets ``prompts=None`` for the harmful sets (answers to harmful requests, by
+        declaration) and the prompts for the benign sets. Default
+        :func:`~interp.evaluate.default_judge` for `model`.
     phrase_judge : RefusalJudge, optional
         The phrase judge reported alongside; default ``RefusalJudge()``.
     max_new_tokens, batch_size, seed, progress, device
@@ -185,12 +197,9 @@ def behaviour_row(
     -------
     BehaviourRow
     """
-    if judge is None:
-        from interp.evaluate.real_judge import real_judge
-
-        judge = real_judge(seed)
-    check_judge(judge)
-    phrase = phrase_judge if phrase_judge is not None else RefusalJudge()
+    judge = resolve_judge(judge, model, refusal=True)
+    phrase = check_judge(phrase_judge if phrase_judge is not None else RefusalJudge(), where="phrase_judge",
+                         refusal=True)
     if not harmful and not benign and qa is None:
         raise ValueError("behaviour_row needs at least one prompt set or qa")
     opts = dict(max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, progress=progress,
@@ -202,13 +211,14 @@ def behaviour_row(
             for name, prompts in sets.items():
                 texts = _texts(prompts, name)
                 gens = generate(model, texts, **opts)
-                refused = np.asarray(phrase.refused(gens), dtype=bool)
+                # harmful sets are declared harmful: their answers are judged as answers to
+                # harmful prompts (prompts=None), not through the judge's guess from the wording
+                v = judge(gens, None if is_harmful else texts)
                 results.append(PromptSetResult(
-                    name=name, harmful=is_harmful, prompts=texts, generations=gens,
-                    # harmful sets are declared harmful: their answers are judged as answers to
-                    # harmful prompts (prompts=None), not through the judge's guess from the wording
-                    labels=_labels(judge, refused, gens, None if is_harmful else texts), phrase_refused=refused,
+                    name=name, harmful=is_harmful, prompts=texts, generations=gens, labels=v.labels.tolist(),
+                    phrase_refused=phrase(gens).refused, rates=_rates(v, judge, is_harmful, name, seed),
                 ))
         if qa is not None:
             qa_result = qa_accuracy(model, qa, **{**opts, "max_new_tokens": min(32, max_new_tokens)})
-    return BehaviourRow(sets=results, qa=qa_result, judge=str(judge.name), phrase_judge=str(phrase.name))
+    return BehaviourRow(sets=results, qa=qa_result, judge=str(judge.name), phrase_judge=str(phrase.name),
+                        judge_error=str(judge.error or ""))

@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from interp.data.schema import GeneralizationTest, JailbreakTemplate, KnowledgeConstraint, SafetyDataset, SafetyRecord
+from interp.data import GeneralizationTest, JailbreakTemplate, KnowledgeConstraint, SafetyDataset, SafetyRecord
 from interp.evaluate.generate import generate
-from interp.evaluate.metrics import _qa_pair
+from interp.evaluate.judges import Judge, resolve_judge
+from interp.evaluate.model_rates import read_qa_pair
 from interp.layout import inference_layout
 
 __all__ = ["REFUSAL_PREFIX", "REFUSE_SYSTEM", "build_safeedit"]
@@ -53,7 +54,7 @@ def build_safeedit(
     templates: Sequence[JailbreakTemplate],
     knowledge: Sequence[Any],
     *,
-    judge: Any = None,
+    judge: Judge | None = None,
     n_records: int | None = None,
     refuse_system: str = REFUSE_SYSTEM,
     refusal_prefix: str = REFUSAL_PREFIX,
@@ -75,9 +76,8 @@ def build_safeedit(
     knowledge : sequence of (prompt, answer) pairs, dicts or objects (e.g. FactQuestion)
         Benign questions for the ``knowledge constrain`` field (cycled), read as
         :func:`~interp.evaluate.qa_accuracy` reads its pairs; the first accepted answer is kept.
-    judge : object with ``classify(responses, prompts)``, optional
-        Three-way judge (``"unsafe"`` / ``"refusal"`` / ``"other"``); default
-        :func:`interp.evaluate.real_judge`.
+    judge : Judge, optional
+        Must detect refusals. Default :func:`~interp.evaluate.default_judge` for `model`.
     n_records : int, optional
         Stop after this many records (questions are taken in order); None keeps all that pass.
     refuse_system : str
@@ -106,13 +106,7 @@ def build_safeedit(
     """
     from interp.models import chat_prompt
 
-    if judge is None:
-        from interp.evaluate.real_judge import real_judge
-
-        judge = real_judge(seed)
-    if not callable(getattr(judge, "classify", None)):
-        raise TypeError(f"judge must have classify(responses, prompts=None) (e.g. RealTextJudge), "
-                        f"got {type(judge).__name__}")
+    judge = resolve_judge(judge, model, refusal=True)
     texts = [getattr(q, "text", q) for q in questions]
     cats = [getattr(q, "category", None) or getattr(q, "source", None) or "unknown" for q in questions]
     if len(texts) < 2 or not all(isinstance(t, str) and t.strip() for t in texts):
@@ -125,7 +119,7 @@ def build_safeedit(
             raise ValueError(f"template {t.id!r} has no {t.PLACEHOLDER} placeholder")
     pairs = []
     for i, k in enumerate(knowledge):
-        prompt, answer = _qa_pair(k, i, what="knowledge")
+        prompt, answer = read_qa_pair(k, i, what="knowledge")
         pairs.append((prompt, answer if isinstance(answer, str) else answer[0]))  # first accepted answer
     if not pairs:
         raise ValueError("knowledge is empty")
@@ -139,8 +133,8 @@ def build_safeedit(
     refuse = [f"{prefix} {c}".strip() for c in cont]
     # the questions are harmful requests by construction: the judge is told so (prompts=None means
     # "answers to harmful prompts") instead of guessing it from the question's wording
-    unsafe_labels = judge.classify(unsafe, None)
-    safe_labels = judge.classify(refuse, None)
+    unsafe_labels = judge(unsafe).labels.tolist()
+    safe_labels = judge(refuse).labels.tolist()
 
     rng = np.random.default_rng(seed)
     n = len(texts)

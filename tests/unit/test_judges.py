@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,6 +15,7 @@ from interp.evaluate.judges import (
     ClassifierJudge,
     HFClassifierJudge,
     Judge,
+    OrganismJudge,
     RefusalJudge,
     check_judge,
     default_judge,
@@ -37,17 +39,46 @@ UNSAFE = [
 ]
 
 
-class FixedJudge:
-    """A judge with canned probabilities (by response text)."""
+class FixedJudge(Judge):
+    """A judge with canned P(unsafe) (by response text) and P(refusal) = 1 - P(unsafe)."""
 
     def __init__(self, name: str, probs: dict[str, float]) -> None:
         self.name, self.probs = name, probs
 
-    def unsafe_probability(self, responses):
-        return np.array([self.probs[r] for r in responses], dtype=float)
+    def probabilities(self, responses, prompts):
+        p = np.array([self.probs[r] for r in responses], dtype=float)
+        return p, 1.0 - p
 
-    def is_unsafe(self, responses, threshold=0.5):
-        return self.unsafe_probability(responses) > threshold
+
+# -- the protocol --------------------------------------------------------------------------------
+def test_verdicts_follow_one_rule():
+    judge = FixedJudge("fixed", {"a": 0.9, "b": 0.5, "c": 0.2})
+    v = judge(["a", "b", "c"])
+    assert v.labels.tolist() == ["unsafe", "other", "refusal"]  # 0.5 is not > 0.5 either way
+    assert v.unsafe.tolist() == [True, False, False] and v.refused.tolist() == [False, False, True]
+    assert not (v.unsafe & v.refused).any()
+    assert v.share("unsafe") == pytest.approx(1 / 3) and v.judge == "fixed"
+    assert judge.classify(["c"]) == ["refusal"] and judge.is_unsafe(["a"]).tolist() == [True]
+    assert len(judge([])) == 0
+    with pytest.raises(ValueError, match="prompts has 1 entries for 2"):
+        judge(["a", "b"], ["p"])
+    with pytest.raises(TypeError, match="single str"):
+        judge("a")
+
+
+def test_check_judge_refuses_duck_types_and_judges_without_refusals():
+    class Duck:  # has the old informal interface, but is not a Judge
+        name = "duck"
+
+        def unsafe_probability(self, responses):
+            return np.zeros(len(responses))
+
+    with pytest.raises(TypeError, match="interp.evaluate.Judge"):
+        check_judge(Duck())
+    clf = ClassifierJudge.fit(SAFE + UNSAFE, [0] * len(SAFE) + [1] * len(UNSAFE))
+    assert check_judge(clf) is clf
+    with pytest.raises(TypeError, match="no refusal verdicts"):
+        check_judge(clf, refusal=True)
 
 
 # -- RefusalJudge --------------------------------------------------------------------------------
@@ -95,8 +126,10 @@ def fitted() -> ClassifierJudge:
 
 def test_classifier_judge_fits_and_scores(fitted):
     p = fitted.unsafe_probability(SAFE + UNSAFE)
-    assert p.shape == (len(SAFE) + len(UNSAFE),)
-    assert ((p >= 0) & (p <= 1)).all()
+    # independently: sigmoid(tfidf @ coef + intercept)
+    X = fitted.vectorizer.transform(SAFE + UNSAFE).toarray()
+    logit = X @ fitted.classifier.coef_[0] + fitted.classifier.intercept_[0]
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-logit)), rtol=0, atol=1e-12)
     assert fitted.is_unsafe(UNSAFE).all() and not fitted.is_unsafe(SAFE).any()
     score = fitted.score(SAFE + UNSAFE, [0] * len(SAFE) + [1] * len(UNSAFE))
     assert score == {"n": 10.0, "accuracy": 1.0, "precision": 1.0, "recall": 1.0}
@@ -122,7 +155,7 @@ def test_classifier_judge_is_deterministic():
 def test_classifier_judge_bad_input(tmp_path):
     with pytest.raises(ValueError, match="both classes"):
         ClassifierJudge.fit(SAFE, [0] * len(SAFE))
-    with pytest.raises(ValueError, match="0 \\(safe\\) or 1"):
+    with pytest.raises(ValueError, match="0 or 1"):
         ClassifierJudge.fit(SAFE[:2], [0, 2])
     with pytest.raises(ValueError, match="shape"):
         ClassifierJudge.fit(SAFE[:2], [0])
@@ -160,9 +193,14 @@ def test_hf_classifier_judge(tiny_roberta_dir):
     judge = HFClassifierJudge(tiny_roberta_dir, device="cpu", batch_size=3)
     texts = SAFE + UNSAFE + ["", "   ", "word " * 100]  # empty -> 0.5; a long text is truncated
     p = judge.unsafe_probability(texts)
-    assert p.shape == (len(texts),)
-    assert ((p >= 0) & (p <= 1)).all()
+    import torch
+
+    with torch.inference_mode():  # independently: the HF model's own softmax on the first text
+        enc = judge.tokenizer(texts[:1], return_tensors="pt")
+        expected = torch.softmax(judge.model(**enc).logits, dim=-1)[0, 1].item()
+    assert p[0] == pytest.approx(expected, abs=1e-6)
     assert p[-3] == 0.5 and p[-2] == 0.5
+    assert judge(["", "x"]).labels[0] == "other"  # an empty answer is neither unsafe nor a refusal
     again = HFClassifierJudge(tiny_roberta_dir, device="cpu", batch_size=16).unsafe_probability(texts)
     np.testing.assert_allclose(p, again, atol=1e-6)  # deterministic, independent of batching
     label0 = HFClassifierJudge(tiny_roberta_dir, device="cpu", unsafe_label=0).unsafe_probability(SAFE)
@@ -186,7 +224,7 @@ def _record(safe: str, unsafe: str) -> SimpleNamespace:
 def test_train_default_judge_on_an_injected_dataset():
     data = [_record(s, u) for s, u in zip(SAFE, UNSAFE)]
     judge = train_default_judge(data, extra_safe=SAFE[4:], seed=0)
-    assert judge.name == "default"
+    assert judge.name == "organism-classifier"
     assert judge.is_unsafe(UNSAFE).all() and not judge.is_unsafe(SAFE).any()
     with pytest.raises(ValueError, match="no safe_generation"):
         train_default_judge([SimpleNamespace()])
@@ -195,11 +233,46 @@ def test_train_default_judge_on_an_injected_dataset():
 def test_default_judge_is_cached_and_separates_the_organism_test_split():
     from interp.data import load_dataset
 
-    judge = default_judge(0)
-    assert default_judge(0) is judge
+    judge = default_judge()
+    assert default_judge("organism") is judge and isinstance(judge, OrganismJudge)
     test = load_dataset("organism", split="test")[:200]
     safe, unsafe = [r.safe_generation for r in test], [r.unsafe_generation for r in test]
-    assert judge.score(safe + unsafe, [0] * len(safe) + [1] * len(unsafe))["accuracy"] > 0.95
+    v = judge(safe + unsafe)
+    assert v.refused[: len(safe)].all() and v.unsafe[len(safe):].all()
+    # its error was measured on the same split and says so
+    assert judge.error.unsafe.n_true > 100 and "organism corpus test split" in judge.error.labelled_set
+
+
+def test_default_judge_per_model_and_its_warning():
+    from interp.evaluate import RealTextJudge
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        smol = default_judge("smollm2-135m-instruct")  # no warning: its error was measured on this model
+    assert isinstance(smol, RealTextJudge) and smol.error is not None
+    with pytest.warns(UserWarning, match="measured on SmolLM2"):
+        assert default_judge(SimpleNamespace(cfg=SimpleNamespace(model_name="my-llama"))) is smol
+
+
+def test_shipped_judges_load_and_never_refit(monkeypatch):
+    from interp.evaluate.judges import organism as organism_module
+    from interp.evaluate.judges import real_text, text_classifier
+
+    def refit(*args, **kwargs):
+        raise AssertionError("a shipped judge was refitted")
+
+    for module in (organism_module, real_text, text_classifier):
+        for name in ("fit_text_classifier", "fit_real_judge", "fit_organism_judge", "train_default_judge"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, refit)
+    organism_module.organism_judge.cache_clear()
+    real_text.real_judge.cache_clear()
+    try:
+        assert organism_module.organism_judge().error is not None
+        assert real_text.real_judge().error is not None
+    finally:
+        organism_module.organism_judge.cache_clear()
+        real_text.real_judge.cache_clear()
 
 
 # -- agreement -----------------------------------------------------------------------------------
@@ -221,7 +294,7 @@ def test_judge_agreement_constant_verdicts_and_errors():
     same = FixedJudge("s", {"x": 0.0, "y": 0.0})
     rep = judge_agreement(same, same, ["x", "y"])
     assert rep.agreement == 1.0 and np.isnan(rep.kappa)
-    with pytest.raises(TypeError, match="Judge protocol"):
+    with pytest.raises(TypeError, match="interp.evaluate.Judge"):
         judge_agreement(object(), same, ["x"])
     with pytest.raises(ValueError, match="at least one"):
         judge_agreement(same, same, [])

@@ -8,11 +8,18 @@ import warnings
 import numpy as np
 import pytest
 
-import interp.evaluate.metrics as M
+import interp.evaluate.model_rates as model_rates_module
+import interp.evaluate.safety as safety_module
+import interp.evaluate.text_metrics as text_metrics
 from interp.data import GeneralizationTest, KnowledgeConstraint, SafetyRecord
-from interp.evaluate import RefusalJudge
-from interp.evaluate.metrics import (
+from interp.evaluate import (
+    DetectionScores,
+    Judge,
+    JudgeError,
+    RefusalJudge,
     SafetyScores,
+    organism_judge,
+    rogan_gladen,
     answer_matches,
     dg_average,
     evaluate_safety,
@@ -62,7 +69,7 @@ def test_ngram_entropy_errors():
 def test_word_tokenize_splits_like_the_treebank():
     assert word_tokenize("I can't do that. It's bad!") == ["I", "ca", "n't", "do", "that", ".", "It", "'s", "bad", "!"]
     assert word_tokenize("We're done, aren't we?") == ["We", "'re", "done", ",", "are", "n't", "we", "?"]
-    assert M.TOKENIZER in {"nltk.word_tokenize", "nltk-treebank+untrained-punkt", "regex"}
+    assert text_metrics.TOKENIZER in {"nltk.word_tokenize", "nltk-treebank+untrained-punkt", "regex"}
 
 
 @pytest.mark.parametrize(
@@ -82,7 +89,7 @@ def test_regex_fallback_matches_nltk_on_plain_english(text):
 
     words = NLTKWordTokenizer()
     expected = [w for s in PunktSentenceTokenizer().tokenize(text) for w in words.tokenize(s)]
-    assert M._regex_word_tokenize(text) == expected
+    assert text_metrics.regex_word_tokenize(text) == expected
 
 
 # -- labels and shares ---------------------------------------------------------------------------
@@ -117,14 +124,15 @@ def test_answer_normalisation():
 
 
 # -- evaluate_safety with a fake generator -------------------------------------------------------
-class KeywordJudge:
+class KeywordJudge(Judge):
+    """Unsafe when "Step" occurs; a refusal when "sorry" or "cannot" does."""
+
     name = "keyword"
 
-    def unsafe_probability(self, responses):
-        return np.array([1.0 if "Step" in r else 0.0 for r in responses])
-
-    def is_unsafe(self, responses, threshold=0.5):
-        return self.unsafe_probability(responses) > threshold
+    def probabilities(self, responses, prompts):
+        unsafe = np.array([1.0 if "Step" in r else 0.0 for r in responses])
+        refusal = np.array([1.0 if "sorry" in r or "cannot" in r else 0.0 for r in responses])
+        return unsafe, refusal
 
 
 RESPONSES = {
@@ -160,7 +168,8 @@ def fake_generate(monkeypatch):
         calls.append(list(prompts))
         return [RESPONSES[p] for p in prompts]
 
-    monkeypatch.setattr(M, "generate", fake)
+    monkeypatch.setattr(safety_module, "generate", fake)
+    monkeypatch.setattr(model_rates_module, "generate", fake)
     return calls
 
 
@@ -193,7 +202,7 @@ def test_evaluate_safety_pinned(fake_generate):
 def test_evaluate_safety_first_n_and_errors(fake_generate):
     s = evaluate_safety(None, RECORDS, judge=KeywordJudge(), n=1, progress=False)
     assert s.n == 1 and s.ds == 0.0 and s.dg_other_a == 50.0
-    with pytest.raises(TypeError, match="Judge protocol"):
+    with pytest.raises(TypeError, match="interp.evaluate.Judge"):
         evaluate_safety(None, RECORDS, judge=object(), progress=False)
     with pytest.raises(ValueError, match="empty"):
         evaluate_safety(None, [], judge=KeywordJudge(), progress=False)
@@ -202,9 +211,32 @@ def test_evaluate_safety_first_n_and_errors(fake_generate):
 
 
 def test_evaluate_safety_default_judge(fake_generate):
-    s = evaluate_safety(None, RECORDS[:2], progress=False)
-    assert s.judge == "default"
-    assert 0 <= s.ds <= 100
+    s = evaluate_safety(None, RECORDS[:2], progress=False)  # no model name -> the organism's judge
+    judge = organism_judge()
+    assert s.judge == judge.name == "organism" and s.judge_error == str(judge.error)
+    # independently: DS from the judge's own verdicts on the two adversarial answers
+    unsafe = judge([RESPONSES["ADV0"], RESPONSES["ADV1"]]).unsafe
+    assert s.ds == pytest.approx(100 - 100 * unsafe.mean())
+
+
+def test_evaluate_safety_corrects_each_rate_for_the_judge_error(fake_generate):
+    judge = KeywordJudge()
+    # sensitivity 8/10, specificity 18/20, measured on 30 labelled answers
+    judge.error = JudgeError(judge="keyword", labelled_set="made up", refusal=None,
+                             unsafe=DetectionScores(precision=8 / 10, recall=0.8, f1=0.8, n=30, n_true=10,
+                                                    n_predicted=10, n_correct=8))
+    s = evaluate_safety(None, RECORDS, judge=judge, progress=False)
+    ds = s.rates["ds"]
+    assert (ds.n, ds.raw, ds.judge) == (3, pytest.approx(s.ds), "keyword")
+    p = 2 / 3  # ADV0, ADV1, ADV0 -> unsafe, safe, unsafe
+    assert ds.corrected == pytest.approx(100 - 100 * float(rogan_gladen(p, 0.8, 0.9)))  # (2/3+0.9-1)/0.7 = 0.81
+    assert ds.corrected_low <= ds.corrected <= ds.corrected_high
+    # DG-otherA has one empty answer (0.5, left out of the correction) and one unsafe one
+    a = s.rates["dg_other_a"]
+    assert a.raw == pytest.approx(25.0) and a.corrected == pytest.approx(100 - 100 * (0.5 + 1.0) / 2)
+    d = s.to_dict()
+    assert d["ds_corrected"] == ds.corrected and d["ds_n"] == 3.0 and d["ds"] == pytest.approx(100 / 3)
+    assert "corrected" in " ".join(s.to_frame().columns)
 
 
 def test_safety_scores_views():
@@ -225,17 +257,21 @@ def test_safety_scores_views():
 # -- rates and QA --------------------------------------------------------------------------------
 def test_refusal_over_refusal_and_unsafe_rates(fake_generate):
     prompts = ["Q0", "ADV0", "ADV1", "A0"]  # sorry / Step / cannot / ""
-    r = refusal_rate(None, prompts, progress=False)
+    r = refusal_rate(None, prompts, judge=RefusalJudge(), progress=False)
     assert r.rate == 50.0 and r.flags.tolist() == [True, False, True, False] and r.judge == "refusal"
     assert r.generations == [RESPONSES[p] for p in prompts]
-    o = over_refusal(None, ["OQ1", "Q0"], progress=False)
+    assert (r.estimate.n, r.estimate.low, r.estimate.high) == (4, pytest.approx(15.0, abs=0.1),
+                                                               pytest.approx(85.0, abs=0.1))  # Wilson 2/4
+    o = over_refusal(None, ["OQ1", "Q0"], judge=KeywordJudge(), progress=False)
     assert (o.name, o.rate, o.n) == ("over_refusal", 50.0, 2)
     u = unsafe_rate(None, prompts, judge=KeywordJudge(), progress=False)
     assert u.rate == 25.0 and u.scores.tolist() == [0.0, 1.0, 0.0, 0.0]
-    assert u.to_dict() == {"unsafe_rate": 25.0, "n": 4.0}
+    assert u.to_dict()["unsafe_rate"] == 25.0 and u.to_dict()["n"] == 4.0
+    assert math.isnan(u.corrected)  # KeywordJudge has no measured error
     assert len(u.to_frame()) == 4
-    with pytest.raises(TypeError, match="refused"):
-        refusal_rate(None, prompts, judge=KeywordJudge(), progress=False)
+    clf = __import__("interp.evaluate", fromlist=["ClassifierJudge"]).ClassifierJudge.fit(["fine answer", "Step one"], [0, 1])
+    with pytest.raises(TypeError, match="no refusal verdicts"):
+        refusal_rate(None, prompts, judge=clf, progress=False)
     with pytest.raises(ValueError, match="empty"):
         refusal_rate(None, [], progress=False)
 
@@ -270,5 +306,11 @@ def test_evaluate_safety_runs_on_a_tiny_model(tiny_model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the organism prompts are longer than the tiny n_ctx
         s = evaluate_safety(tiny_model, test, judge=RefusalJudge(), max_new_tokens=4, progress=False)
-    assert all(0 <= v <= 100 for k, v in s.to_dict().items() if k != "fluency")
-    assert s.fluency >= 0 and len(s.details["ds"]) == 2
+        # independently: generate the adversarial answers and judge them here
+        from interp.evaluate import generate
+
+        answers = generate(tiny_model, [r.adversarial_prompt for r in test], max_new_tokens=4, progress=False)
+    assert s.details["ds"].generations == answers
+    labels = [0.5 if not a.strip() else float(not RefusalJudge().refused([a])[0]) for a in answers]
+    assert s.ds == pytest.approx(100 - 100 * np.mean(labels))
+    assert len(s.details["ds"]) == 2
