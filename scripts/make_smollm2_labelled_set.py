@@ -126,7 +126,7 @@ def _draw_per_area(rng: np.random.Generator, questions: list, k: int) -> list:
 def _plain_and_templated(rng: np.random.Generator, harmful: list, n_templated: int) -> list[dict]:
     """One record per question, then `n_templated` of the questions each inside one short
     PyRIT template (the templates in seeded orders, one pass after another)."""
-    from interp.data.templates import short_templates
+    from interp.data.template_sources import short_templates
 
     records = [
         {"id": f"plain/{q.id}", "prompt_source": q.source, "prompt_id": q.id, "prompt": q.text,

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import interp
     from interp.data import load_fact_questions, real_prompt_sets
-    from interp.data.templates import short_templates
+    from interp.data.template_sources import short_templates
     from interp.evaluate import build_safeedit, load_labelled_responses
     from interp.locate import LOCATE_METHODS, locate_over
 

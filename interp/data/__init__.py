@@ -25,7 +25,8 @@ from interp.data.records import (
     SafetyRecord,
 )
 from interp.data.safeedit import load_safeedit
-from interp.data.templates import PLACEHOLDER, JailbreakTemplate, jailbreak_templates
+from interp.data.template_sources import jailbreak_templates
+from interp.data.templates import PLACEHOLDER, JailbreakTemplate
 
 __all__ = [
     "GENERALIZATION_KINDS",

@@ -55,15 +55,14 @@ from interp.data.harmful import (
     HarmfulPrompt,
     load_harmful_prompts,
 )
-from interp.data.templates import (
+from interp.data.template_sources import (
     EXCLUDED_TEMPLATES,
-    PLACEHOLDER,
     PYRIT_SUBSETS,
     TEMPLATE_SOURCES,
-    JailbreakTemplate,
     jailbreak_templates,
     short_templates,
 )
+from interp.data.templates import PLACEHOLDER, JailbreakTemplate
 
 __all__ = [
     "PLACEHOLDER",

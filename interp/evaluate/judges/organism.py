@@ -23,7 +23,7 @@ from interp.checks import check_texts, record_text
 from interp.evaluate.judges.error import judge_report
 from interp.evaluate.judges.labelled import LabelledResponse
 from interp.evaluate.judges.protocol import Judge
-from interp.evaluate.judges.refusal import RefusalJudge, organism_refusal_phrases
+from interp.evaluate.judges.refusal import RefusalJudge
 from interp.evaluate.judges.text_classifier import ClassifierJudge, read_json, write_json
 
 __all__ = [
