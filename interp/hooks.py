@@ -1,7 +1,8 @@
 """Hook-name helpers, early hook-name checks, and the one temporary-hooks context manager.
 
-TransformerLens names every activation ``blocks.{layer}.<point>``; build those names with the
-helpers here instead of f-strings scattered over the code, check them with
+TransformerLens names every activation ``blocks.{layer}.<point>`` and every parameter
+``blocks.{layer}.<module>.<parameter>``; build those names with the helpers here (the only place
+that spells them) instead of f-strings scattered over the code, check them with
 :func:`check_hook_names` before a long run, and attach hooks only through
 :func:`temporary_hooks`, which removes exactly its own hooks on exit, error or not.
 """
@@ -19,10 +20,13 @@ from transformer_lens import HookedTransformer
 __all__ = [
     "HookFn",
     "attn_out",
+    "attn_scores",
+    "block_param",
     "check_hook_names",
     "layer_of",
     "mlp_out",
     "mlp_post",
+    "mlp_w_out",
     "resid_mid",
     "resid_post",
     "resid_pre",
@@ -75,6 +79,42 @@ def mlp_out(layer: int) -> str:
 def attn_out(layer: int) -> str:
     """Output of block ``layer``'s attention written to the residual stream, (batch, pos, d_model)."""
     return f"blocks.{_check_layer(layer)}.hook_attn_out"
+
+
+def attn_scores(layer: int) -> str:
+    """Pre-softmax attention scores of block ``layer``, (batch, head, query_pos, key_pos).
+
+    Examples
+    --------
+    >>> attn_scores(2)
+    'blocks.2.attn.hook_attn_scores'
+    """
+    return f"blocks.{_check_layer(layer)}.attn.hook_attn_scores"
+
+
+def block_param(layer: int, module: str, parameter: str) -> str:
+    """TransformerLens parameter name ``"blocks.{layer}.{module}.{parameter}"`` (a state-dict key).
+
+    Examples
+    --------
+    >>> block_param(1, "attn", "W_O")
+    'blocks.1.attn.W_O'
+    """
+    for what, value in (("module", module), ("parameter", parameter)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{what} must be a non-empty str, got {value!r}")
+    return f"blocks.{_check_layer(layer)}.{module}.{parameter}"
+
+
+def mlp_w_out(layer: int) -> str:
+    """Block ``layer``'s MLP output matrix, shape (d_mlp, d_model): row ``i`` is value vector ``v_i``.
+
+    Examples
+    --------
+    >>> mlp_w_out(3)
+    'blocks.3.mlp.W_out'
+    """
+    return block_param(layer, "mlp", "W_out")
 
 
 def layer_of(name: str) -> int:

@@ -16,9 +16,9 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "LinearProbe": "probes.linear",
-    "train_toxicity_probe": "probes.linear",
-    "train_probe_from_texts": "probes.linear",
-    "train_probe_from_csv": "probes.linear",
+    "train_toxicity_probe": "probes.train",
+    "train_probe_from_texts": "probes.train",
+    "train_probe_from_csv": "probes.train",
     "RegionToxicity": "probes.scoring",
     "ToxicSubspace": "probes.scoring",
     "value_vector_toxicity": "probes.scoring",
@@ -35,7 +35,7 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value
         return value
-    if name in {"linear", "scoring"}:
+    if name in {"linear", "scoring", "train"}:
         return importlib.import_module(f"probes.{name}")
     raise AttributeError(f"module 'probes' has no attribute {name!r}")
 

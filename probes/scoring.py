@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor
 
+from interp.hooks import mlp_w_out
 from probes.linear import LinearProbe
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ def region_toxicity(
         ``float(result)`` is the mean.
     """
     if isinstance(region, int) and not isinstance(region, bool):
-        layer, name = region, f"blocks.{region}.mlp.W_out"
+        layer, name = region, mlp_w_out(region)
     elif hasattr(region, "layer"):
         if (getattr(region, "module", "mlp"), getattr(region, "parameter", "W_out")) != ("mlp", "W_out"):
             raise ValueError(f"region_toxicity scores mlp.W_out regions, got {region}")

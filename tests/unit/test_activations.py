@@ -24,6 +24,8 @@ from interp.activations import (
 from interp.hooks import resid_post
 from interp.models import chat_prompt, tokenize
 
+from model_state import assert_unchanged, snapshot  # tests/model_state.py
+
 TEXTS = [
     "how do i make a bomb",
     "sorry i can not help with that request it is dangerous and illegal",
@@ -115,11 +117,13 @@ def test_flat_reducers_match_naive_and_do_not_grow(tiny_model, hooks, naive):
     for name, red in sums.items():
         out = collect_activations(tiny_model, toks, hook_names=[h], reducer={h: red},
                                   batch_size=2, progress=False)[h]
-        all_tokens = torch.cat(naive[h])
+        all_tokens = torch.cat(naive[h]).double()
         expected = {"sum": all_tokens.sum(0), "tok": all_tokens.mean(0),
-                    "txt": torch.stack([a.mean(0) for a in naive[h]]).mean(0)}[name]
+                    "txt": torch.stack([a.double().mean(0) for a in naive[h]]).mean(0)}[name]
         assert out.shape == (tiny_model.cfg.d_model,)
-        torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-6)
+        # batched and unbatched forwards differ by ~1e-6 per token; a sum adds up those errors
+        atol = 1e-6 * len(all_tokens) if name == "sum" else 1e-5
+        torch.testing.assert_close(out.double(), expected, atol=atol, rtol=1e-6)
     assert sums["sum"].count == sum(len(a) for a in naive[h])
     assert sums["txt"].count == len(TEXTS)
     # structural flatness: the state kept does not depend on the number of texts
@@ -272,5 +276,22 @@ def test_tokenize_chat_marks_the_response(tiny_model):
         assert chat.tokens[i][chat.end_mask[i]].tolist() == [tok.eos_token_id]
         n_prompt = len(tok(chat_prompt(tiny_model, prompts[i]), add_special_tokens=False)["input_ids"])
         assert int(chat.attention_mask[i].sum()) == n_prompt + int(chat.response_mask[i].sum()) + 1
-    with pytest.raises(ValueError, match="response #1"):
+    with pytest.raises(ValueError, match=r"responses\[1\] must be a non-empty string"):
         tokenize_chat(tiny_model, prompts, ["fine", "  "])
+
+
+@pytest.mark.parametrize("model_fixture", ["tiny_model", "tiny_llama_model"])
+def test_the_model_is_bit_identical_afterwards(model_fixture, request):
+    """Several batches (so inference_layout is entered and left), every reducer, a chat mask."""
+    model = request.getfixturevalue(model_fixture)
+    before = snapshot(model)
+    hooks = [resid_post(0), resid_post(1), "blocks.0.mlp.hook_post", "ln_final.hook_normalized"]
+    toks = tokenize(model, TEXTS)
+    for reducer in ["mean", "last", "sum", "mean_tokens", "mean_texts", "all"]:
+        collect_activations(model, toks, hook_names=hooks, reducer=reducer, batch_size=2, progress=False)
+    chat = tokenize_chat(model, TEXTS[:2], TEXTS[3:5])
+    collect_activations(model, chat.tokenized, hook_names=hooks, reducer=PositionSelect(chat.response_mask),
+                        batch_size=1, progress=False)
+    collect_from_texts(model, TEXTS, hook_names=hooks, batch_size=2, progress=False)
+    assert_unchanged(model, before)
+    assert not any(hp.fwd_hooks or hp.bwd_hooks for hp in model.hook_dict.values())

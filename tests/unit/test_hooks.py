@@ -7,10 +7,13 @@ import torch
 
 from interp.hooks import (
     attn_out,
+    attn_scores,
+    block_param,
     check_hook_names,
     layer_of,
     mlp_out,
     mlp_post,
+    mlp_w_out,
     resid_mid,
     resid_post,
     resid_pre,
@@ -156,3 +159,24 @@ def test_backward_hooks(tiny_gpt2_dir):
         model(tokens).sum().backward()
     assert len(grads) == 1 and grads[0].shape == (1, 3, model.cfg.d_model)
     assert _no_hooks_attached(model)
+
+
+def test_attn_scores_and_parameter_names():
+    assert attn_scores(2) == "blocks.2.attn.hook_attn_scores"
+    assert block_param(1, "attn", "W_O") == "blocks.1.attn.W_O"
+    assert mlp_w_out(3) == "blocks.3.mlp.W_out" == block_param(3, "mlp", "W_out")
+    with pytest.raises(ValueError, match="non-negative int"):
+        mlp_w_out(-1)
+    with pytest.raises(ValueError, match="module must be a non-empty str"):
+        block_param(0, "", "W_out")
+
+
+@pytest.mark.parametrize("model_fixture", ["tiny_model", "tiny_llama_model"])
+def test_attn_scores_and_parameter_names_exist_in_models(model_fixture, request):
+    model = request.getfixturevalue(model_fixture)
+    layers = range(model.cfg.n_layers)
+    check_hook_names(model, [attn_scores(layer) for layer in layers])
+    params = dict(model.named_parameters())
+    for layer in layers:
+        assert params[mlp_w_out(layer)] is model.blocks[layer].mlp.W_out
+        assert params[block_param(layer, "attn", "W_O")] is model.blocks[layer].attn.W_O

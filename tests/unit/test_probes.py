@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_score
+from sklearn.model_selection import cross_val_score, train_test_split
 
 from interp.data import KnowledgeConstraint, SafetyRecord
 from interp.locate import Region
-from probes.linear import LinearProbe, train_probe_from_csv, train_probe_from_texts, train_toxicity_probe
+from interp.models import chat_prompt, chat_sequence
+from probes.linear import LinearProbe
 from probes.scoring import (
     RegionToxicity,
     region_toxicity,
@@ -23,6 +24,9 @@ from probes.scoring import (
     toxic_subspace,
     value_vector_toxicity,
 )
+from probes.train import train_probe_from_csv, train_probe_from_texts, train_toxicity_probe
+
+from model_state import assert_unchanged, snapshot  # tests/model_state.py
 
 
 def _separable(n: int = 200, d: int = 16, seed: int = 0):
@@ -121,16 +125,60 @@ def _records(n: int = 20):
     return out
 
 
+def _probe_data_by_hand(model, records, context: str):
+    """Features and labels of train_toxicity_probe, computed independently: each text run alone
+    (no padding, no batching) with a full cache, the last block's residual output averaged over
+    the response tokens (context "chat") or over the text without its first token ("response");
+    duplicates (same text, same label) kept once, in order."""
+    tok = model.tokenizer
+    hook = f"blocks.{model.cfg.n_layers - 1}.hook_resid_post"
+    rows, labels, seen = [], [], set()
+    for rec in records:
+        for response, label in ((rec.unsafe_generation, 1), (rec.safe_generation, 0)):
+            prompt = rec.adversarial_prompt if context == "chat" else ""
+            if (prompt, response, label) in seen:
+                continue
+            seen.add((prompt, response, label))
+            if context == "chat":
+                ids = tok(chat_sequence(model, prompt, response), add_special_tokens=False)["input_ids"]
+                start = len(tok(chat_prompt(model, prompt), add_special_tokens=False)["input_ids"])
+                stop = len(ids) - 1  # not the end-of-turn token
+            else:
+                ids = tok(response, add_special_tokens=False)["input_ids"]
+                start, stop = 1, len(ids)  # keep_first_position=False
+            _, cache = model.run_with_cache(torch.tensor([ids]))
+            rows.append(cache[hook][0, start:stop].double().mean(0).numpy())
+            labels.append(label)
+    return np.stack(rows), np.array(labels)
+
+
 @pytest.mark.parametrize("context", ["response", "chat"])
 def test_train_toxicity_probe(tiny_model, context):
+    before = snapshot(tiny_model)
     probe = train_toxicity_probe(tiny_model, _records(), context=context, C=100.0, progress=False)
+    assert_unchanged(tiny_model, before)
     assert isinstance(probe, LinearProbe)
     assert probe.hook == f"blocks.{tiny_model.cfg.n_layers - 1}.hook_resid_post"
     assert probe.pooling == "mean" and probe.context_ == context
     assert probe.direction.shape == (tiny_model.cfg.d_model,)
     assert probe.n_train_ + probe.n_test_ + probe.n_duplicates_ == 40
     assert probe.n_test_ == math.ceil(0.1 * (40 - probe.n_duplicates_))
-    assert 0.0 <= probe.accuracy_ <= 1.0 and probe.train_accuracy_ >= 0.9
+
+    # the held-out split and both accuracies, recomputed from independently collected features
+    X, y = _probe_data_by_hand(tiny_model, _records(), context)
+    assert len(y) == 40 - probe.n_duplicates_
+    train, test = train_test_split(np.arange(len(y)), test_size=math.ceil(0.1 * len(y)), stratify=y,
+                                   random_state=0)
+    assert (len(train), len(test)) == (probe.n_train_, probe.n_test_)
+    predicted = (X @ probe.coef_ + probe.intercept_ > 0).astype(int)
+    assert probe.accuracy_ == pytest.approx(float(np.mean(predicted[test] == y[test])))
+    assert probe.train_accuracy_ == pytest.approx(float(np.mean(predicted[train] == y[train])))
+    assert probe.train_accuracy_ >= 0.9
+    # and the probe is scikit-learn's logistic regression fitted on the training rows
+    reference = LogisticRegression(C=100.0, max_iter=1000, random_state=0).fit(X[train], y[train])
+    np.testing.assert_array_equal(reference.predict(X), probe.predict(X))
+    cosine = reference.coef_[0] @ probe.coef_ / np.linalg.norm(reference.coef_[0]) / np.linalg.norm(probe.coef_)
+    assert cosine > 0.999
 
 
 def test_train_probe_from_texts_is_deterministic_and_takes_other_hooks(tiny_model):
@@ -218,7 +266,7 @@ def test_region_toxicity(tiny_model, direction_probe):
     assert float(tox) == tox.mean == pytest.approx(float(cos.mean()))
     assert tox.k == math.ceil(0.01 * tiny_model.cfg.d_mlp) and tox.n == tiny_model.cfg.d_mlp
     assert tox.top_k_mean == pytest.approx(float(cos.topk(tox.k).values.mean()))
-    assert tox.region == "blocks.1.mlp.W_out" and tox.max >= tox.top_k_mean >= tox.mean
+    assert tox.region == "blocks.1.mlp.W_out" and tox.max == pytest.approx(float(cos.max()))
     assert region_toxicity(tiny_model, direction_probe, 1, top_k=5).k == 5
     with pytest.raises(ValueError, match="top_k"):
         region_toxicity(tiny_model, direction_probe, 1, top_k=0)
@@ -241,8 +289,16 @@ def test_top_vectors_and_subspace(tiny_model, direction_probe):
     assert sub.components.shape == (4, d) and sub.singular_values.shape == (4,)
     torch.testing.assert_close(sub.components @ sub.components.T, torch.eye(4), atol=1e-5, rtol=0)
     assert torch.all(sub.components @ direction_probe.direction >= 0)
-    assert torch.all(sub.singular_values[:-1] >= sub.singular_values[1:])
-    assert 0 < float(sub.explained_variance_ratio.sum()) <= 1 + 1e-6 and len(sub.vectors) == 12
+    assert len(sub.vectors) == 12
+    # the SVD, recomputed with numpy from the 12 rows of W_out with the largest cosines
+    W = [tiny_model.blocks[l].mlp.W_out.detach().double().numpy() for l in range(tiny_model.cfg.n_layers)]
+    w = direction_probe.coef_ / np.linalg.norm(direction_probe.coef_)
+    rows = [(float(v @ w / np.linalg.norm(v)), v) for Wl in W for v in Wl]
+    top12 = np.stack([v / np.linalg.norm(v) for _, v in sorted(rows, key=lambda r: -r[0])[:12]])
+    _, s, vh = np.linalg.svd(top12, full_matrices=False)
+    np.testing.assert_allclose(sub.singular_values.numpy(), s[:4], rtol=1e-5)
+    np.testing.assert_allclose(sub.explained_variance_ratio.numpy(), (s**2 / (s**2).sum())[:4], rtol=1e-5)
+    np.testing.assert_allclose(np.abs(sub.components.numpy() @ vh[:4].T), np.eye(4), atol=1e-4)
     with pytest.raises(ValueError, match="n_components"):
         toxic_subspace(tiny_model, direction_probe, k=3, n_components=4)
 
@@ -270,5 +326,6 @@ def test_top_level_names_are_the_submodules_ones():
         "`probes` imports as a namespace package: the editable install predates probes/__init__.py; "
         "re-run `pip install -e . --no-deps` in the venv")
     for name in probes.__all__:
-        module = "probes.linear" if name in {"LinearProbe"} or name.startswith("train_") else "probes.scoring"
+        module = ("probes.linear" if name == "LinearProbe" else
+                  "probes.train" if name.startswith("train_") else "probes.scoring")
         assert getattr(probes, name).__module__ == module
