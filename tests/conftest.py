@@ -178,3 +178,38 @@ def tiny_mistral_model(tiny_mistral_dir: Path):
     from interp.models import load_model
 
     return load_model(tiny_mistral_dir, device="cpu", dtype="float32")
+
+
+# ---------------------------------------------------------------------------------------------
+# guard: no test changes a shared (session- or module-scoped) model
+# ---------------------------------------------------------------------------------------------
+_SNAPSHOTS: dict[int, tuple[object, dict]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _shared_models_unchanged(request: pytest.FixtureRequest):
+    """Fail a test that changes (or leaves hooks on) a model fixture shared between tests.
+
+    Session and module fixtures are read-only by convention; this makes the convention checked:
+    every parameter and buffer of each shared model the test uses is compared bit for bit (value,
+    dtype, shape, stride, requires_grad) before and after the test (``tests/model_state.py``).
+    """
+    from model_state import changed, hooks_left, snapshot
+
+    shared = []
+    for name in request.fixturenames:
+        fixturedefs = request._fixturemanager.getfixturedefs(name, request.node)
+        if not fixturedefs or fixturedefs[-1].scope == "function":
+            continue
+        value = request.getfixturevalue(name)
+        if isinstance(value, torch.nn.Module):
+            if id(value) not in _SNAPSHOTS or _SNAPSHOTS[id(value)][0] is not value:
+                _SNAPSHOTS[id(value)] = (value, snapshot(value))
+            shared.append((name, value))
+    yield
+    for name, model in shared:
+        bad, hooks = changed(model, _SNAPSHOTS[id(model)][1]), hooks_left(model)
+        if bad or hooks:
+            _SNAPSHOTS[id(model)] = (model, snapshot(model))  # report once, not in every later test
+            pytest.fail(f"test changed the shared fixture {name!r}: tensors {bad[:5]}"
+                        f"{' ...' if len(bad) > 5 else ''}; hooks left on {hooks[:5]}")

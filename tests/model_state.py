@@ -19,11 +19,27 @@ def snapshot(model: torch.nn.Module) -> dict[str, tuple[torch.Tensor, tuple[int,
     return {name: (t.detach().clone(), t.stride(), t.requires_grad) for name, t in tensors}
 
 
-def assert_unchanged(model: torch.nn.Module, before: dict) -> None:
-    """Raise ``AssertionError`` naming the first tensor that differs from ``before`` in any way."""
+def changed(model: torch.nn.Module, before: dict) -> list[str]:
+    """Names of the tensors that differ from ``before`` in any way (added or removed ones too)."""
     after = snapshot(model)
-    assert after.keys() == before.keys(), sorted(set(after) ^ set(before))
+    out = sorted(set(after) ^ set(before))
     for name, (copy, stride, grad) in before.items():
+        if name not in after:
+            continue
         now, now_stride, now_grad = after[name]
-        assert (now.dtype, now.shape, now_stride, now_grad) == (copy.dtype, copy.shape, stride, grad), name
-        assert torch.equal(now, copy), f"{name} changed"
+        if (now.dtype, now.shape, now_stride, now_grad) != (copy.dtype, copy.shape, stride, grad) \
+                or not torch.equal(now, copy):
+            out.append(name)
+    return out
+
+
+def hooks_left(model: torch.nn.Module) -> list[str]:
+    """Names of the submodules that still carry a forward or backward hook."""
+    return [name or "<root>" for name, m in model.named_modules()
+            if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks]
+
+
+def assert_unchanged(model: torch.nn.Module, before: dict) -> None:
+    """Raise ``AssertionError`` naming the tensors that differ from ``before`` in any way."""
+    bad = changed(model, before)
+    assert not bad, f"changed: {bad[:5]}"
