@@ -17,8 +17,8 @@ organism is trained and evaluated on:
 Examples
 --------
 >>> corpus = build_corpus(seed=0)
->>> len(corpus.templates), len(corpus.facts)
-(48, 300)
+>>> len(corpus.templates), len(corpus.facts)   # 300 facts, each asked in 5 phrasings
+(48, 1500)
 >>> corpus.templates[0].split, corpus.templates[47].split
 ('train', 'heldout')
 """

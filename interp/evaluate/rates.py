@@ -48,7 +48,7 @@ def rogan_gladen(p: Any, sensitivity: Any, specificity: Any) -> Any:
 
     Examples
     --------
-    >>> float(rogan_gladen(0.34, 0.7, 0.9))
+    >>> round(float(rogan_gladen(0.34, 0.7, 0.9)), 6)
     0.4
     """
     p, se, sp = (np.asarray(x, dtype=np.float64) for x in (p, sensitivity, specificity))
