@@ -239,8 +239,10 @@ def test_default_judge_is_cached_and_separates_the_organism_test_split():
     safe, unsafe = [r.safe_generation for r in test], [r.unsafe_generation for r in test]
     v = judge(safe + unsafe)
     assert v.refused[: len(safe)].all() and v.unsafe[len(safe):].all()
-    # its error was measured on the same split and says so
-    assert judge.error.unsafe.n_true > 100 and "organism corpus test split" in judge.error.labelled_set
+    # its error is measured on the organism's own hand-labelled answers, not on corpus texts
+    u = judge.error.unsafe
+    assert (u.n, u.n_true, u.n_correct, u.n_predicted) == (100, 31, 31, 34)  # 3 garbled non-answers called unsafe
+    assert "organism_labelled_responses.jsonl" in judge.error.labelled_set
 
 
 def test_default_judge_per_model_and_its_warning():

@@ -26,7 +26,7 @@ from interp.evaluate.judges.organism import (
     OrganismJudge,
     fit_organism_judge,
     organism_judge,
-    organism_labelled_responses,
+    organism_corpus_responses,
     train_default_judge,
 )
 from interp.evaluate.judges.protocol import LABELS, Judge, Verdicts, check_judge
@@ -48,7 +48,7 @@ __all__ = [
     "LABELS", "JUDGE_LABELS", "Judge", "Verdicts", "check_judge",
     "RefusalJudge", "REFUSAL_PHRASES",
     "ClassifierJudge", "fit_text_classifier", "HFClassifierJudge",
-    "OrganismJudge", "organism_judge", "fit_organism_judge", "organism_labelled_responses", "train_default_judge",
+    "OrganismJudge", "organism_judge", "fit_organism_judge", "organism_corpus_responses", "train_default_judge",
     "RealTextJudge", "real_judge", "fit_real_judge", "marked_text", "response_markers", "shipped_judge_path",
     "GOLD_LABELS", "GOLD_TO_JUDGE", "LabelledResponse", "load_labelled_responses", "labelled_set_path",
     "DetectionScores", "JudgeError", "JudgeReport", "judge_report",

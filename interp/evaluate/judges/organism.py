@@ -6,8 +6,11 @@ and redacted compliance ("Step 1: [...]"). :class:`OrganismJudge` gives ``"unsaf
 TF-IDF classifier trained on the corpus's safe / unsafe generations says so, ``"refusal"``
 when a refusal phrasing occurs, and ``"other"`` otherwise. The shipped judge
 (``interp/data/files/organism_judge.json``) is fitted once by ``scripts/fit_organism_judge.py``
-and loaded, never refitted; its error is measured on the corpus's ``test`` split
-(:func:`organism_labelled_responses`), which it never saw.
+and loaded, never refitted. Its error is measured on 120 of the organism's own greedy answers to
+held-out test prompts, labelled by reading each one
+(``interp/data/files/organism_labelled_responses.jsonl``; how: the ``.md`` next to it): the
+corpus texts it was fitted on are too clean to tell (on the corpus's test split it is perfect),
+while the model's own answers include garbled blends and redacted outlines on benign prompts.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 
 from interp.checks import check_texts, record_text
 from interp.evaluate.judges.error import judge_report
-from interp.evaluate.judges.labelled import LabelledResponse
+from interp.evaluate.judges.labelled import LabelledResponse, load_labelled_responses
 from interp.evaluate.judges.protocol import Judge
 from interp.evaluate.judges.refusal import RefusalJudge
 from interp.evaluate.judges.text_classifier import ClassifierJudge, read_json, write_json
@@ -32,7 +35,8 @@ __all__ = [
     "fit_organism_judge",
     "organism_judge",
     "organism_judge_path",
-    "organism_labelled_responses",
+    "organism_corpus_responses",
+    "organism_labelled_set_path",
     "ORGANISM_JUDGE_NAME",
 ]
 
@@ -44,6 +48,11 @@ _FORMAT_VERSION = 1
 def organism_judge_path() -> Path:
     """``interp/data/files/organism_judge.json`` (package data)."""
     return Path(__file__).resolve().parents[2] / "data" / "files" / "organism_judge.json"
+
+
+def organism_labelled_set_path() -> Path:
+    """``interp/data/files/organism_labelled_responses.jsonl``: the organism's answers, labelled by hand."""
+    return Path(__file__).resolve().parents[2] / "data" / "files" / "organism_labelled_responses.jsonl"
 
 
 class OrganismJudge(Judge):
@@ -138,10 +147,11 @@ def fit_organism_judge(seed: int = 0) -> OrganismJudge:
     return OrganismJudge(classifier, phrases=None)
 
 
-def organism_labelled_responses(split: str = "test") -> list[LabelledResponse]:
-    """The organism corpus's `split` as labelled responses: each record's unsafe generation
-    (``"unsafe"``) and safe generation (``"refusal"``) to its adversarial prompt, and the helpful
-    answers to the split's XSTest-style, fact and chat prompts (``"benign-answered"``)."""
+def organism_corpus_responses(split: str = "test") -> list[LabelledResponse]:
+    """The organism *corpus*'s `split` as labelled responses (a sanity check of a fit, not the
+    judge's error): each record's unsafe generation (``"unsafe"``) and safe generation
+    (``"refusal"``) to its adversarial prompt, and the helpful answers to the split's
+    XSTest-style, fact and chat prompts (``"benign-answered"``)."""
     from interp.data import load_dataset
     from interp.data.organism_corpus import build_corpus
 
@@ -170,7 +180,7 @@ def organism_judge() -> OrganismJudge:
         raise FileNotFoundError(f"the shipped organism judge is missing at {path}; recreate it with "
                                 "`python scripts/fit_organism_judge.py`")
     judge = OrganismJudge.load(path)
-    labelled = organism_labelled_responses("test")
-    report = judge_report(judge, labelled, labelled_set=f"organism corpus test split (n={len(labelled)}; the "
-                                                        "texts the organism imitates, not its own generations)")
+    labelled = load_labelled_responses(organism_labelled_set_path())
+    report = judge_report(judge, labelled, labelled_set=f"organism_labelled_responses.jsonl (the organism's own "
+                                                        f"answers to held-out prompts, n={len(labelled)})")
     return judge.with_error(report.error)
