@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = [fn(*a) for _ in range(max(1, args.repeats))]
         return min(r[0] for r in runs), runs[0][1]
 
-    from interp.models import chat_prompt, default_device
+    from interp.checks import default_device
+    from interp.models import chat_prompt
 
     device = args.device or default_device()
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,8 +9,10 @@ TransformerLens copies most projection weights on every forward pass; ``inferenc
 stores them in the order the forward reads them. For each of (a) a prefill of ``--batch``
 sequences of ``--pos`` random tokens and (b) one cached one-token decoding step at that batch,
 it times the plain model (the baseline) and the model inside the layout (fastest of
-``--repeats`` runs each), checks the logits are bitwise equal, and prints the ratio. It also
-reports what entering + leaving the layout costs once.
+``--repeats`` runs each), checks the logits are bitwise equal, and prints the ratio. The
+decoding step runs TransformerLens's own forward and key/value cache (not
+``interp.decoding.cached_decoding``, whose forwards read the weights in any order), so the
+ratio is the layout's alone. It also reports what entering + leaving the layout costs once.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import interp
-    from interp.evaluate.generate import _last_logits, _new_kv_cache
+    from interp.evaluate.generate import last_logits
+    from interp.kv_cache import transformer_lens_cache_class
     from interp.layout import inference_layout
 
     model = interp.load_model(args.model)
@@ -57,10 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         return model(tokens)
 
     def decode():
-        cache = _new_kv_cache(model, args.batch)
-        _last_logits(model, tokens, mask, cache)  # not timed separately: same in both runs
+        cache = transformer_lens_cache_class().init_cache(model.cfg, model.cfg.device, args.batch)
+        last_logits(model, tokens, mask, cache)  # not timed separately: same in both runs
         start = time.perf_counter()
-        out = _last_logits(model, step, mask[:, :1], cache)
+        out = last_logits(model, step, mask[:, :1], cache)
         decode.seconds = time.perf_counter() - start
         return out
 

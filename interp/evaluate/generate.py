@@ -8,7 +8,7 @@ its token budget. Implementation notes (TransformerLens 3.9):
   computes position ids with ``get_offset_position_ids`` (``cumsum(mask) - 1``), so positions
   start at the first real token both for absolute position embeddings (GPT-2's ``W_pos``) and
   for rotary embeddings (Llama), and pad keys are masked out of attention.
-* KV cache. :class:`interp.kv_cache.KVCache` (inside :func:`interp.kv_cache.cached_decoding`)
+* KV cache. :class:`interp.kv_cache.KVCache` (inside :func:`interp.decoding.cached_decoding`)
   stores keys already rotated, in preallocated buffers, with grouped heads left grouped, and the
   running attention mask; each step we feed only the new token with a ``[batch, 1]`` mask.
   Rotary positions come from the full mask (``cumsum(mask) - 1``), as in TransformerLens.
@@ -17,16 +17,17 @@ its token budget. Implementation notes (TransformerLens 3.9):
 * Finished sequences keep riding along in the batch: they are fed the pad token with mask 0, so
   their position ids stop growing (no position beyond ``n_ctx`` is ever looked up) and their
   outputs are thrown away.
-* Hooks. We call the model's ordinary ``forward`` (to the last block with ``stop_at_layer``,
-  then ``ln_final`` and ``unembed`` on the last position only, which saves a
-  ``[batch, pos, d_vocab]`` tensor in the prefill), so every hook added with
-  ``model.hooks(...)`` or ``add_hook`` applies, at every step. Hooks on ``ln_final`` see only
-  the last position.
+* Hooks. We call the model's ordinary ``forward``, so every hook added with ``model.hooks(...)``
+  or ``add_hook`` applies, at every step, and sees the calls and values of TransformerLens's
+  forward with its own cache (e.g. ``ln1``'s hooks three times per block; see
+  :mod:`interp.decoding`). :func:`last_logits` runs the blocks with ``stop_at_layer``, then
+  ``ln_final`` and ``unembed`` on the last position only (no ``[batch, pos, d_vocab]`` tensor in
+  the prefill) -- while nothing hooks the model, ``ln_final`` or ``unembed``; else the whole
+  forward, so those hooks see every position as in TransformerLens.
 * Speed. The loop runs inside :func:`interp.layout.inference_layout` (projection weights in
-  the ``[out, in]`` memory order, as HF keeps them) and :func:`interp.kv_cache.cached_decoding`
-  (forwards that copy no weight, apply ``ln1`` once per block -- its hooks fire once, not three
-  times as in TransformerLens -- and use one fused attention kernel when nobody hooks the
-  attention scores or pattern).
+  the ``[out, in]`` memory order, as HF keeps them) and :func:`interp.decoding.cached_decoding`
+  (forwards that copy no weight, apply an unhooked ``ln1`` once per block, and use one fused
+  attention kernel when nobody hooks the attention scores or pattern).
 """
 
 from __future__ import annotations
@@ -39,30 +40,49 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from interp.kv_cache import cached_decoding, new_kv_cache
+from interp.checks import check_texts, model_device
+from interp.decoding import cached_decoding, has_hooks
+from interp.kv_cache import new_kv_cache
 
-__all__ = ["generate", "generate_tokens"]
+__all__ = ["generate", "generate_tokens", "last_logits"]
 
 log = logging.getLogger(__name__)
 
 
-def _check_prompts(prompts: Any) -> list[str]:
-    if isinstance(prompts, str):
-        raise TypeError("prompts must be a list of strings, got a single str; wrap it in a list: [prompt]")
-    try:
-        out = list(prompts)
-    except TypeError:
-        raise TypeError(f"prompts must be a list of strings, got {type(prompts).__name__}") from None
-    if not out:
-        raise ValueError("prompts is empty: nothing to generate")
-    for i, p in enumerate(out):
-        if not isinstance(p, str):
-            raise TypeError(f"prompts[{i}] must be a str, got {type(p).__name__}: {p!r:.80}")
-    return out
+def _tail_modules(model: Any) -> tuple[Any, ...]:
+    """The model and every module after its blocks (``ln_final``, ``unembed``, their hook points)."""
+    ln_final = getattr(model, "ln_final", None)
+    return (model, *model.unembed.modules(), *(ln_final.modules() if ln_final is not None else ()))
 
 
-def _last_logits(model: Any, tokens: torch.Tensor, mask: torch.Tensor, cache: Any) -> torch.Tensor:
-    """One cached forward; logits at the last position, shape (batch, d_vocab), float32."""
+def last_logits(model: Any, tokens: torch.Tensor, mask: torch.Tensor, cache: Any, *,
+                tail: tuple[Any, ...] | None = None) -> torch.Tensor:
+    """One cached forward; the logits at the last position.
+
+    Parameters
+    ----------
+    model : HookedTransformer
+    tokens, mask : LongTensor of shape (batch, pos)
+        The new tokens and their attention mask (left padding has mask 0).
+    cache : KVCache or TransformerLens's cache
+        Passed as ``past_kv_cache`` (a :class:`~interp.kv_cache.KVCache` only inside
+        :func:`~interp.decoding.cached_decoding`); it advances by ``pos`` positions.
+    tail : tuple of modules, optional
+        The model, ``ln_final``, ``unembed`` and their hook points, for a loop to gather once;
+        None gathers them here.
+
+    Returns
+    -------
+    Tensor of shape (batch, d_vocab), float32
+
+    Notes
+    -----
+    ``ln_final`` and the unembedding run on the last position only, unless a hook is attached to
+    the model, to ``ln_final`` or to ``unembed`` (or a global module hook): then the model's whole
+    forward runs, so those hooks see what TransformerLens's forward shows them.
+    """
+    if has_hooks(*(_tail_modules(model) if tail is None else tail)):
+        return model(tokens, attention_mask=mask, past_kv_cache=cache)[:, -1, :].float()
     resid = model(tokens, attention_mask=mask, past_kv_cache=cache, stop_at_layer=model.cfg.n_layers)
     resid = resid[:, -1:, :]
     if model.cfg.normalization_type is not None:
@@ -118,7 +138,8 @@ def generate_tokens(
         return out
     with cached_decoding(model):
         cache = new_kv_cache(model, batch, tokens.shape[1] + int(budget.max()))
-        logits = _last_logits(model, tokens, attention_mask, cache)
+        tail = _tail_modules(model)
+        logits = last_logits(model, tokens, attention_mask, cache, tail=tail)
         n_done = torch.zeros(batch, dtype=torch.long, device=device)
         for _ in range(int(budget.max())):
             if do_sample:
@@ -137,7 +158,7 @@ def generate_tokens(
                 break
             step_tokens = torch.where(finished, torch.full_like(nxt, pad_token_id), nxt)[:, None]
             step_mask = (~finished).long()[:, None]
-            logits = _last_logits(model, step_tokens, step_mask, cache)
+            logits = last_logits(model, step_tokens, step_mask, cache, tail=tail)
     return out
 
 
@@ -161,7 +182,9 @@ def generate(
     ----------
     model : HookedTransformer
         With a tokenizer attached (``model.tokenizer``). Active hooks (``with model.hooks(...)``)
-        apply to every forward pass.
+        apply to every forward pass and see the calls and values of TransformerLens's own
+        forward (see :mod:`interp.decoding`). The model is left as it was (parameters, their
+        memory layout, train/eval mode), also when generation raises.
     prompts : sequence of str, length n (n >= 1)
         User texts; wrapped with :func:`interp.chat_prompt` when `chat` is True, used as raw
         model input otherwise.
@@ -198,7 +221,7 @@ def generate(
     from interp.layout import inference_layout
     from interp.models import chat_prompt, tokenize
 
-    prompts = _check_prompts(prompts)
+    prompts = check_texts(prompts, what="prompts", allow_empty_list=False)
     if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -211,12 +234,7 @@ def generate(
             "generate needs a model with a tokenizer (model.tokenizer is None); "
             "load it with interp.load_model(...)"
         )
-    model_device = torch.device(model.cfg.device)
-    if device is not None and torch.device(device).type != model_device.type:
-        raise ValueError(
-            f"device={str(device)!r} but the model is on {str(model_device)!r}; "
-            f"move the model first (model.to({str(device)!r})) or leave device=None"
-        )
+    here = model_device(model, device)  # refuses a device other than the model's
     n_ctx = int(model.cfg.n_ctx)
     if max_new_tokens == 0:
         return [""] * len(prompts)
@@ -246,20 +264,21 @@ def generate(
         pad = 0
     generator = None
     if do_sample:
-        generator = torch.Generator(device=model_device)
+        generator = torch.Generator(device=here)
         generator.manual_seed(int(seed))
 
     order = sorted(range(len(prompts)), key=lambda i: (-lengths[i], i))
     results: list[str] = [""] * len(prompts)
-    was_training = bool(getattr(model, "training", False))
+    modes = [(m, m.training) for m in model.modules()]  # restored module by module
     model.eval()
     try:
-        with inference_layout(model), cached_decoding(model), tqdm(total=len(prompts), desc="generate", disable=not progress, leave=False) as bar:
+        bar = tqdm(total=len(prompts), desc="generate", disable=not progress, leave=False)
+        with inference_layout(model), cached_decoding(model), bar:
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 width = max(lengths[i] for i in rows)
-                batch_ids = ids[rows, ids.shape[1] - width :].to(model_device)
-                batch_mask = mask[rows, mask.shape[1] - width :].to(model_device)
+                batch_ids = ids[rows, ids.shape[1] - width :].to(here)
+                batch_mask = mask[rows, mask.shape[1] - width :].to(here)
                 new = generate_tokens(
                     model,
                     batch_ids,
@@ -275,6 +294,6 @@ def generate(
                     results[i] = tok.decode(seq, skip_special_tokens=True).strip()
                 bar.update(len(rows))
     finally:
-        if was_training:
-            model.train()
+        for module, training in modes:
+            module.training = training
     return results

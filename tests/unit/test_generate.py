@@ -175,3 +175,106 @@ def test_model_copied_inside_inference_mode(tiny_llama_model):
     assert next(copied.parameters()).is_inference()
     want = generate(tiny_llama_model, PROMPTS[:3], max_new_tokens=8, progress=False)
     assert generate(copied, PROMPTS[:3], max_new_tokens=8, progress=False) == want
+
+
+def _tl_cached_greedy(model, tokens, mask, n_new):
+    """Reference: TransformerLens's own forward and key/value cache, greedy, `n_new` tokens."""
+    from transformer_lens.cache.key_value_cache import TransformerLensKeyValueCache
+
+    cache = TransformerLensKeyValueCache.init_cache(model.cfg, model.cfg.device, tokens.shape[0])
+    logits = model(tokens, attention_mask=mask, past_kv_cache=cache)[:, -1]
+    out = [logits.argmax(-1)]
+    for _ in range(n_new - 1):
+        logits = model(out[-1][:, None], attention_mask=torch.ones_like(mask[:, :1]), past_kv_cache=cache)[:, -1]
+        out.append(logits.argmax(-1))
+    return torch.stack(out, 1).tolist()
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_llama_model"])
+def test_every_hook_point_sees_transformerlens_calls_during_generation(fixture, request):
+    """generate_tokens (prefill + 3 steps) with a recording hook on every point of
+    ``model.hook_dict`` against TransformerLens's forward with its own cache: same calls (``ln1``
+    three times per block; ``ln_final``/``unembed`` on every position), same values (1e-5)."""
+    model = request.getfixturevalue(fixture)
+    enc = tokenize(model, [chat_prompt(model, p) for p in PROMPTS[:2]])
+    seen = {"tl": {}, "ours": {}}
+
+    def grab(key):
+        return lambda x, hook: seen[key].setdefault(hook.name, []).append(x.detach().clone())
+
+    with torch.inference_mode():
+        with model.hooks(fwd_hooks=[(name, grab("tl")) for name in model.hook_dict]):
+            want = _tl_cached_greedy(model, enc.tokens, enc.attention_mask, 4)
+        with model.hooks(fwd_hooks=[(name, grab("ours")) for name in model.hook_dict]):
+            got = generate_tokens(model, enc.tokens, enc.attention_mask, budgets=[4, 4], eos_token_id=None,
+                                  pad_token_id=model.tokenizer.pad_token_id)
+    assert got == want
+    assert sorted(seen["ours"]) == sorted(seen["tl"])
+    for name, calls in seen["tl"].items():
+        n_got, n_want = len(seen["ours"][name]), len(calls)
+        assert n_got == n_want, f"{name}: {n_got} calls, TransformerLens makes {n_want}"
+        for a, b in zip(seen["ours"][name], calls):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
+
+
+def _key_input_only(x, hook, calls=[0]):  # noqa: B006 - a call counter, reset by the test
+    """Scales the second of every three calls: in TransformerLens's block, ``ln1`` runs for the
+    queries, the keys and the values in that order, so this edits the keys' input only."""
+    calls[0] += 1
+    return x * 3.0 if calls[0] % 3 == 2 else x
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_llama_model"])
+def test_editing_hooks_give_transformerlens_greedy_tokens(fixture, request):
+    model = request.getfixturevalue(fixture)
+    vector = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(0))
+    edits = {
+        "add a vector": [("blocks.0.hook_resid_post", lambda x, hook: x + vector)],
+        "clamp ln1": [("blocks.1.ln1.hook_normalized", lambda x, hook: x.clamp(-0.5, 0.5))],
+        "edit the keys' input": [("blocks.0.ln1.hook_normalized", _key_input_only)],
+    }
+    plain = generate(model, PROMPTS[:3], max_new_tokens=8, progress=False)
+    for what, hooks in edits.items():
+        with model.hooks(fwd_hooks=hooks):
+            _key_input_only.__defaults__[0][0] = 0
+            want = [_naive_greedy(model, p, 8) for p in PROMPTS[:3]]
+            _key_input_only.__defaults__[0][0] = 0
+            got = generate(model, PROMPTS[:3], max_new_tokens=8, batch_size=2, progress=False)
+        assert got == want, what
+        assert got != plain, what  # the edit matters
+
+
+def _snapshot(model):
+    """Every parameter and buffer: values, and the tensor's identity, dtype, layout and strides."""
+    return {name: (t.detach().clone(), id(t), t.dtype, t.layout, t.device, t.stride(), t.is_contiguous(),
+                   t.requires_grad) for name, t in [*model.named_parameters(), *model.named_buffers()]}
+
+
+def _assert_untouched(model, before):
+    after = _snapshot(model)
+    assert list(after) == list(before)
+    for name, (value, *rest) in before.items():
+        assert torch.equal(after[name][0], value), name
+        assert after[name][1:] == tuple(rest), name
+    assert not any("forward" in vars(m) for m in model.modules())  # no decoding forward left behind
+    assert not any(hp.fwd_hooks or hp.bwd_hooks for hp in model.hook_dict.values())
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_llama_model"])
+def test_base_model_is_bit_identical_after_generate_and_after_an_error(fixture, request):
+    model = request.getfixturevalue(fixture)
+    modes = [m.training for m in model.modules()]
+    before = _snapshot(model)
+    generate(model, PROMPTS[:3], max_new_tokens=6, progress=False)
+    _assert_untouched(model, before)
+    calls = []
+
+    def boom(x, hook):
+        calls.append(1)
+        if len(calls) == 3:  # mid-generation: after the prefill and a decoding step
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"), model.hooks(fwd_hooks=[("blocks.1.hook_resid_post", boom)]):
+        generate(model, PROMPTS[:3], max_new_tokens=6, progress=False)
+    _assert_untouched(model, before)
+    assert [m.training for m in model.modules()] == modes

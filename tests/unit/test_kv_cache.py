@@ -1,9 +1,13 @@
-"""interp.kv_cache: the rotated, preallocated KV cache against TransformerLens's own cache."""
+"""interp.kv_cache + interp.decoding: the rotated, preallocated KV cache and the decoding forwards
+against TransformerLens's own cache and forward (logits, and every hook's calls and values)."""
+
+import contextlib
 
 import pytest
 import torch
 
-from interp.kv_cache import KVCache, cached_decoding, supports_kv_cache
+from interp.decoding import cached_decoding
+from interp.kv_cache import KVCache, supports_kv_cache
 from interp.models import tokenize
 
 
@@ -50,35 +54,89 @@ def test_logits_match_transformerlens_cache_with_left_padding(any_model):
     assert "forward" not in vars(model.blocks[0].attn)  # the patch is gone
 
 
-@torch.inference_mode()
-def test_every_hook_fires_with_transformerlens_shapes(tiny_llama_model):
-    model = tiny_llama_model
-    names = [f"blocks.1.attn.{n}" for n in ["hook_q", "hook_k", "hook_v", "hook_rot_q", "hook_rot_k",
-                                            "hook_attn_scores", "hook_pattern", "hook_z"]]
-    names += ["blocks.1.mlp.hook_pre", "blocks.1.mlp.hook_pre_linear", "blocks.1.mlp.hook_post",
-              "unembed.hook_in", "unembed.hook_out"]
-    enc = tokenize(model, ["the cat sat on the mat", "a dog"], padding_side="left")
+def _record(model, run, names):
+    """Call `run()` with a hook recording every call at each of `names`: name -> list of values."""
+    seen = {}
 
-    def run(cache, patch):
-        seen = {}
+    def grab(x, hook):
+        seen.setdefault(hook.name, []).append(x.detach().clone())
 
-        def grab(x, hook):
-            seen.setdefault(hook.name, []).append(x.clone())
+    with model.hooks(fwd_hooks=[(name, grab) for name in names]):
+        run()
+    return seen
 
-        hooks = [(n, grab) for n in names]
-        ctx = cached_decoding(model) if patch else torch.inference_mode()
-        with ctx:
-            _decode_logits(model, cache, enc.tokens, enc.attention_mask, 3, hooks)
-        return seen
 
-    want = run(_tl_cache(model, 2), False)
-    got = run(KVCache.for_model(model, 2, enc.tokens.shape[1] + 3), True)
-    assert set(got) == set(want) == set(names)
+def _assert_same_calls(got, want):
+    """Each hook point was called as often, with the same shapes and values (1e-5)."""
+    assert sorted(got) == sorted(want)
     for name in want:
-        assert len(got[name]) == len(want[name]) == 4, name
+        assert len(got[name]) == len(want[name]), \
+            f"{name}: {len(got[name])} calls, TransformerLens makes {len(want[name])}"
         for a, b in zip(got[name], want[name]):
             assert a.shape == b.shape, name
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize("one_at_a_time", [False, True], ids=["all-at-once", "one-at-a-time"])
+@torch.inference_mode()
+def test_every_hook_point_sees_transformerlens_calls_and_values(any_model, one_at_a_time):
+    """Prefill + 2 decoding steps with a recording hook on every point of ``model.hook_dict``:
+    inside the decoding forwards (and the layout, as in generate) each point is called as often
+    as in TransformerLens's forward with its own cache (e.g. ``ln1`` three times per block, for
+    queries, keys and values), with the same values. One at a time too: a shortcut must step
+    aside for a lone hook on the point it would change, not only when its neighbours are hooked."""
+    from interp.layout import inference_layout
+
+    model = any_model
+    enc = tokenize(model, ["the cat sat on the mat", "a dog"], padding_side="left")
+
+    def tl():
+        _decode_logits(model, _tl_cache(model, 2), enc.tokens, enc.attention_mask, 2)
+
+    def fast():
+        with inference_layout(model), cached_decoding(model):
+            _decode_logits(model, KVCache.for_model(model, 2, enc.tokens.shape[1] + 2),
+                           enc.tokens, enc.attention_mask, 2)
+
+    names = list(model.hook_dict)
+    # one at a time: block 0's points and the model's own (the other blocks run the same code)
+    groups = [[n] for n in names if not n.startswith("blocks.") or n.startswith("blocks.0.")] \
+        if one_at_a_time else [names]
+    want = _record(model, tl, names)  # TransformerLens's calls at a point do not depend on the others
+    for group in groups:
+        _assert_same_calls(_record(model, fast, group), {n: want[n] for n in group if n in want})
+    counts = {k: len(v) for k, v in want.items()}
+    assert counts["blocks.0.ln1.hook_normalized"] == 3 * counts["blocks.0.hook_resid_pre"] == 9
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_llama_model"])
+@torch.inference_mode()
+def test_a_global_module_hook_sees_transformerlens_calls(fixture, request):
+    """A global forward hook (torch's ``register_module_forward_hook``) sees every module call:
+    the same modules, as often, with the same outputs as in TransformerLens's forward."""
+    model = request.getfixturevalue(fixture)
+    names = {id(m): n for n, m in model.named_modules()}
+    enc = tokenize(model, ["the cat sat on the mat", "a dog"], padding_side="left")
+
+    def run(fast):
+        seen = {}
+
+        def grab(module, args, out):
+            if id(module) in names and isinstance(out, torch.Tensor):
+                seen.setdefault(names[id(module)], []).append(out.detach().clone())
+
+        handle = torch.nn.modules.module.register_module_forward_hook(grab)
+        try:
+            with cached_decoding(model) if fast else contextlib.nullcontext():
+                cache = KVCache.for_model(model, 2, enc.tokens.shape[1] + 2) if fast else _tl_cache(model, 2)
+                _decode_logits(model, cache, enc.tokens, enc.attention_mask, 2)
+        finally:
+            handle.remove()
+        return seen
+
+    want = run(False)
+    assert len(want["blocks.0.ln1"]) == 9  # three per block and forward
+    _assert_same_calls(run(True), want)
 
 
 @torch.inference_mode()
@@ -163,7 +221,7 @@ def test_full_cache_and_unsupported_config_errors(tiny_llama_model, tiny_model):
         model(enc.tokens, attention_mask=enc.attention_mask, past_kv_cache=cache)
         with pytest.raises(ValueError, match="KVCache is full: capacity"):
             model(enc.tokens[:, :1], attention_mask=enc.attention_mask[:, :1], past_kv_cache=cache)
-    with torch.inference_mode(), pytest.raises(RuntimeError, match="inside `with interp.kv_cache.cached_decoding"):
+    with torch.inference_mode(), pytest.raises(RuntimeError, match="inside `with interp.decoding.cached_decoding"):
         model(enc.tokens, attention_mask=enc.attention_mask, past_kv_cache=KVCache.for_model(model, 1, 64))
     tiny_model.cfg.use_attn_result = True
     try:
@@ -172,24 +230,6 @@ def test_full_cache_and_unsupported_config_errors(tiny_llama_model, tiny_model):
             KVCache.for_model(tiny_model, 1, 8)
     finally:
         tiny_model.cfg.use_attn_result = False
-
-
-@torch.inference_mode()
-def test_ln1_runs_once_per_block_with_transformerlens_values(tiny_llama_model, tiny_model):
-    """TL applies ln1 three times (queries, keys, values) to one input; inside the block once."""
-    for model in (tiny_llama_model, tiny_model):
-        enc = tokenize(model, ["the cat sat on the mat"], padding_side="left")
-
-        def run(patch):
-            seen = []
-            hooks = [("blocks.0.ln1.hook_normalized", lambda x, hook: seen.append(x.clone()))]
-            with (cached_decoding(model) if patch else torch.inference_mode()), model.hooks(fwd_hooks=hooks):
-                model(enc.tokens)
-            return seen
-
-        want, got = run(False), run(True)
-        assert len(want) == 3 and len(got) == 1
-        torch.testing.assert_close(got[0], want[0], atol=1e-6, rtol=1e-6)
 
 
 @pytest.mark.parametrize("layout", [False, True], ids=["as-loaded", "inference_layout"])
@@ -228,15 +268,15 @@ def test_rotary_rows_are_gathered_once_per_step_for_layers_with_equal_tables(tin
     """Layers share one gather of cos/sin rows per forward; a layer with other tables gets its own."""
     import copy
 
-    import interp.kv_cache as kv_cache
+    import interp.decoding as decoding
 
     with torch.inference_mode(False):
         model = copy.deepcopy(tiny_llama_model)
     assert model.cfg.n_layers >= 2
     enc = tokenize(model, ["the cat sat on the mat today", "a dog"], padding_side="left")
     gathers = []
-    real = kv_cache.get_offset_position_ids
-    monkeypatch.setattr(kv_cache, "get_offset_position_ids", lambda *a: gathers.append(1) or real(*a))
+    real = decoding.get_offset_position_ids
+    monkeypatch.setattr(decoding, "get_offset_position_ids", lambda *a: gathers.append(1) or real(*a))
 
     def run():
         gathers.clear()
