@@ -21,14 +21,14 @@ def snapshot(model: torch.nn.Module) -> dict[str, tuple[torch.Tensor, tuple[int,
 
 def changed(model: torch.nn.Module, before: dict) -> list[str]:
     """Names of the tensors that differ from ``before`` in any way (added or removed ones too)."""
-    after = snapshot(model)
-    out = sorted(set(after) ^ set(before))
+    live = {name: t for name, t in [*model.named_parameters(), *model.named_buffers()]}
+    out = sorted(set(live) ^ set(before))
     for name, (copy, stride, grad) in before.items():
-        if name not in after:
+        now = live.get(name)
+        if now is None:
             continue
-        now, now_stride, now_grad = after[name]
-        if (now.dtype, now.shape, now_stride, now_grad) != (copy.dtype, copy.shape, stride, grad) \
-                or not torch.equal(now, copy):
+        if (now.dtype, now.shape, now.stride(), now.requires_grad) != (copy.dtype, copy.shape, stride, grad) \
+                or not torch.equal(now.detach(), copy):
             out.append(name)
     return out
 
