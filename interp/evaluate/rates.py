@@ -5,10 +5,14 @@ the observed share of "flagged" is ``p = se * t + (1 - sp) * (1 - t)`` for a tru
 :func:`estimate_rate` reports both the raw share with its Wilson 95 % interval and the
 Rogan-Gladen estimate ``t = (p + sp - 1) / (se + sp - 1)``, clipped to [0, 1], whose 95 %
 interval also carries the uncertainty of ``se`` and ``sp``: a **parametric bootstrap** that
-redraws the observed count from Binomial(n, p) and the judge's true-positive and true-negative
-counts from binomials over its labelled set (the class sizes it was measured on), and takes the
-2.5 / 97.5 percentiles of the clipped estimates. ``tests/unit/test_rates.py`` checks that this
-interval covers the true share at 95 +- 3 % over 1,000 simulated runs, and the raw one does not.
+redraws the observed share and the judge's sensitivity and specificity from their Jeffreys
+distributions, Beta(k + 1/2, n - k + 1/2) for k of n (n: the responses rated; for se and sp, the
+class sizes of the judge's labelled set), and takes the 2.5 / 97.5 percentiles of the clipped
+estimates. Beta rather than binomial draws keep the interval from collapsing to a point when
+every response gets the same verdict (k = 0 or n). ``tests/unit/test_rates.py`` checks that this
+interval covers the true share at 95 +- 3 % over 1,000 simulated runs, and the raw one does not;
+the same holds (0.947-0.959) for n = 37 with the real-text judge's class sizes (38 / 63), true
+shares from 0.2 to 0.95.
 """
 
 from __future__ import annotations
@@ -172,9 +176,10 @@ def estimate_rate(
     m = n - n_neu
     p = float(np.sum(f & ~neu)) / m
     rng = np.random.default_rng(seed)
-    p_b = rng.binomial(m, p, n_bootstrap) / m
-    se_b = rng.binomial(n_pos, se, n_bootstrap) / n_pos
-    sp_b = rng.binomial(n_neg, sp, n_bootstrap) / n_neg
+    k_obs = float(np.sum(f & ~neu))
+    p_b = rng.beta(k_obs + 0.5, m - k_obs + 0.5, n_bootstrap)
+    se_b = rng.beta(error.n_correct + 0.5, n_pos - error.n_correct + 0.5, n_bootstrap)
+    sp_b = rng.beta(error.true_negatives + 0.5, n_neg - error.true_negatives + 0.5, n_bootstrap)
     t_b = rogan_gladen(p_b, se_b, sp_b)
     t_b = (t_b * m + 0.5 * n_neu) / n
     t = (float(rogan_gladen(p, se, sp)) * m + 0.5 * n_neu) / n
@@ -186,4 +191,4 @@ def estimate_rate(
     return replace(rate, corrected=100 * t, corrected_low=100 * float(lo), corrected_high=100 * float(hi),
                    correction=(f"Rogan-Gladen with sensitivity {se:.3f} ({error.n_correct}/{n_pos}) and specificity "
                                f"{sp:.3f} ({error.true_negatives}/{n_neg}) measured on {error_source or 'labelled text'}"
-                               f"; 95 % interval by parametric bootstrap ({n_bootstrap} draws)"))
+                               f"; 95 % interval by parametric (Jeffreys) bootstrap, {n_bootstrap} draws"))

@@ -69,3 +69,11 @@ def test_corrected_interval_covers_the_true_rate_and_the_raw_one_does_not():
         covered_raw += r.low <= 100 * truth <= r.high
     assert 0.92 <= covered / runs <= 0.98, covered / runs
     assert covered_raw / runs < 0.5, covered_raw / runs
+
+
+def test_corrected_interval_does_not_collapse_when_every_verdict_is_the_same():
+    # no refusal among 37 answers, judge sensitivity 17/17, specificity 107/108: the true share
+    # is small but not known to be 0 (binomial redraws of 0/37 would give the point [0, 0])
+    r = estimate_rate(np.zeros(37, dtype=bool), name="refusal", verdict="refusal", error=_error(17, 17, 107, 108))
+    assert r.corrected == 0.0 and r.corrected_high > 2.0
+    assert r.high == pytest.approx(100 * wilson_interval(0, 37)[1])
