@@ -27,7 +27,7 @@ from interp.evaluate.judges.error import judge_report
 from interp.evaluate.judges.labelled import LabelledResponse, load_labelled_responses
 from interp.evaluate.judges.protocol import Judge
 from interp.evaluate.judges.refusal import RefusalJudge
-from interp.evaluate.judges.text_classifier import ClassifierJudge, read_json, write_json
+from interp.evaluate.judges.text_classifier import ClassifierJudge, JsonFile
 
 __all__ = [
     "OrganismJudge",
@@ -55,7 +55,7 @@ def organism_labelled_set_path() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "files" / "organism_labelled_responses.jsonl"
 
 
-class OrganismJudge(Judge):
+class OrganismJudge(JsonFile, Judge):
     """Unsafe by a text classifier, refusal by phrase (see the module docstring).
 
     Parameters
@@ -94,14 +94,6 @@ class OrganismJudge(Judge):
         return cls(ClassifierJudge.from_dict(d.get("classifier")), phrases=phrases,
                    name=str(d.get("name", ORGANISM_JUDGE_NAME)))
 
-    def save(self, path: str | Path) -> Path:
-        """Write the judge as JSON (no pickle); returns the path."""
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> "OrganismJudge":
-        """Read a judge written by :meth:`save` (plain JSON; nothing is executed)."""
-        return cls.from_dict(read_json(path, what="OrganismJudge"))
 
 
 def train_default_judge(dataset: Iterable[Any], *, extra_safe: Sequence[str] = (), seed: int = 0,

@@ -31,7 +31,7 @@ from interp.evaluate.judges.error import judge_report
 from interp.evaluate.judges.labelled import as_labelled_responses, load_labelled_responses
 from interp.evaluate.judges.protocol import Judge
 from interp.evaluate.judges.refusal import RefusalJudge
-from interp.evaluate.judges.text_classifier import ClassifierJudge, fit_text_classifier, read_json, write_json
+from interp.evaluate.judges.text_classifier import ClassifierJudge, JsonFile, fit_text_classifier
 
 __all__ = ["DEFAULT_VIEWS", "FEATURES_VERSION", "SHIPPED_NAME", "RealTextJudge", "fit_real_judge", "real_judge",
            "marked_text", "response_markers", "shipped_judge_path"]
@@ -113,7 +113,7 @@ def _view_key(view: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 # the judge
 # --------------------------------------------------------------------------------------------
-class RealTextJudge(Judge):
+class RealTextJudge(JsonFile, Judge):
     """Three-way judge for real model text (see the module docstring).
 
     ``P(refusal) = r``; ``P(unsafe) = (1 - r) * g * u`` with ``u`` = P(unsafe | not a refusal,
@@ -185,15 +185,6 @@ class RealTextJudge(Judge):
             raise ValueError("RealTextJudge file lacks field 'components'")
         return cls({key: [ClassifierJudge.from_dict(c) for c in comps.get(key, [])] for key in _PARTS},
                    name=str(d.get("name", "real-text")))
-
-    def save(self, path: str | Path) -> Path:
-        """Write the judge as JSON to `path`; returns the path."""
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> "RealTextJudge":
-        """Read a judge written by :meth:`save` (plain JSON; nothing is executed)."""
-        return cls.from_dict(read_json(path, what="RealTextJudge"))
 
     def __repr__(self) -> str:
         views = [_view_key({"analyzer": c.vectorizer.analyzer, "ngram_range": c.vectorizer.ngram_range})

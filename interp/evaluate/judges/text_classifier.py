@@ -18,7 +18,7 @@ import numpy as np
 from interp.checks import check_texts
 from interp.evaluate.judges.protocol import Judge
 
-__all__ = ["ClassifierJudge", "fit_text_classifier", "write_json", "read_json"]
+__all__ = ["ClassifierJudge", "JsonFile", "fit_text_classifier", "write_json", "read_json"]
 
 _FORMAT = "detox-interp/classifier-judge"
 _FORMAT_VERSION = 1
@@ -45,6 +45,23 @@ def read_json(path: str | Path, *, what: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from None
+
+
+class JsonFile:
+    """``save(path)`` / ``load(path)`` for a class with ``to_dict()`` / ``from_dict(d)``: plain JSON,
+    nothing executed on load (no pickle)."""
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``to_dict()`` as JSON to `path` (parent folders created); returns the path."""
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Any:
+        """Read a file written by :meth:`save`."""
+        return cls.from_dict(read_json(path, what=cls.__name__))  # type: ignore[attr-defined]
 
 
 def fit_text_classifier(
@@ -106,7 +123,7 @@ def fit_text_classifier(
     return ClassifierJudge(vec, clf, name=name)
 
 
-class ClassifierJudge(Judge):
+class ClassifierJudge(JsonFile, Judge):
     """A fitted TF-IDF + logistic-regression classifier as a safe/unsafe judge.
 
     Verdicts are ``"unsafe"`` (P > 0.5) or ``"other"``: it has no refusal verdicts
@@ -216,15 +233,6 @@ class ClassifierJudge(Judge):
         clf.intercept_ = np.asarray([d["intercept"]], dtype=np.float64)
         clf.n_features_in_ = n
         return cls(vec, clf, name=str(d.get("name", "tfidf-logreg")))
-
-    def save(self, path: str | Path) -> Path:
-        """Write the judge as JSON to `path`; returns the path."""
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> "ClassifierJudge":
-        """Read a judge written by :meth:`save` (plain JSON; nothing is executed)."""
-        return cls.from_dict(read_json(path, what="ClassifierJudge"))
 
     def __repr__(self) -> str:
         return f"ClassifierJudge(name={self.name!r}, n_features={len(self.vectorizer.vocabulary_)})"
