@@ -34,6 +34,11 @@ _EXPORTS: dict[str, str] = {
     # evaluation
     "generate": "interp.evaluate",
     "default_judge": "interp.evaluate",
+    "Judge": "interp.evaluate",
+    "Verdicts": "interp.evaluate",
+    "Rate": "interp.evaluate",
+    "judge_report": "interp.evaluate",
+    "unsafe_rate": "interp.evaluate",
     "evaluate_safety": "interp.evaluate",
     "refusal_rate": "interp.evaluate",
     "over_refusal": "interp.evaluate",
@@ -53,7 +58,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value
         return value
-    if name in {"data", "models", "hooks", "activations", "locate", "evaluate", "organism", "layout"}:
+    if name in {"checks", "data", "models", "hooks", "activations", "locate", "evaluate", "organism", "layout",
+                "kv_cache", "decoding"}:
         return importlib.import_module(f"interp.{name}")
     raise AttributeError(f"module 'interp' has no attribute {name!r}")
 
