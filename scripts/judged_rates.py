@@ -1,6 +1,6 @@
 """Raw and judge-corrected rates on the organism and on SmolLM2-135M-Instruct, as one table.
 
-    python scripts/judged_rates.py [--n-records 90] [--seed 0] [--json rates.json]
+    python scripts/judged_rates.py [--n-records 90] [--seed 0] [--json rates.json] [--models organism ...]
 
 Organism: SafeEdit DS / DG on the first `n` test records, refusal of the plain harmful test
 questions, over-refusal of the XSTest-style test prompts, each judged by the organism's judge.
@@ -42,11 +42,12 @@ def main() -> None:
     parser.add_argument("--n-records", type=int, default=90)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json")
+    parser.add_argument("--models", nargs="+", default=["organism", "smollm2-135m-instruct"])
     args = parser.parse_args()
     table = []
     print("| model | rate | judge | n | raw % [Wilson 95 %] | corrected % [bootstrap 95 %] |")
     print("|---|---|---|---|---|---|")
-    for name in ("organism", "smollm2-135m-instruct"):
+    for name in args.models:
         t0 = time.perf_counter()
         for label, r in rows_for(name, args.n_records, args.seed):
             print(f"| {name} | {label} | {r.judge} | {r.n} | {r.raw:.1f} [{r.low:.1f}, {r.high:.1f}] | "
