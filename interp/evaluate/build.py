@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from interp.checks import check_texts
 from interp.data import GeneralizationTest, JailbreakTemplate, KnowledgeConstraint, SafetyDataset, SafetyRecord
 from interp.evaluate.generate import generate
 from interp.evaluate.judges import Judge, resolve_judge
@@ -107,10 +108,10 @@ def build_safeedit(
     from interp.models import chat_prompt
 
     judge = resolve_judge(judge, model, refusal=True)
-    texts = [getattr(q, "text", q) for q in questions]
+    texts = check_texts([getattr(q, "text", q) for q in questions], what="questions", non_blank=True)
     cats = [getattr(q, "category", None) or getattr(q, "source", None) or "unknown" for q in questions]
-    if len(texts) < 2 or not all(isinstance(t, str) and t.strip() for t in texts):
-        raise ValueError("questions must hold at least 2 non-empty questions")
+    if len(texts) < 2:
+        raise ValueError(f"questions must hold at least 2 questions, got {len(texts)}")
     templates = list(templates)
     if len(templates) < 2:
         raise ValueError(f"build_safeedit needs at least 2 templates, got {len(templates)}")

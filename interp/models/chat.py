@@ -17,6 +17,8 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 from transformers import PreTrainedTokenizerBase
 
+from interp.checks import check_texts
+
 __all__ = ["Tokenized", "chat_prompt", "chat_sequence", "tokenize"]
 
 
@@ -154,12 +156,8 @@ def tokenize(
     tokenizer = _tokenizer_of(model)
     if isinstance(texts, str):
         texts = [texts]
-    texts = list(texts)
-    if not texts:
-        raise ValueError("texts is empty; pass at least one text")
+    texts = check_texts(texts, what="texts", allow_empty_list=False)
     for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"text #{i} must be a str, got {type(text).__name__}")
         if not text:
             raise ValueError(f"text #{i} is an empty string")
     if padding_side not in ("left", "right"):

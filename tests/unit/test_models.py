@@ -305,7 +305,7 @@ def test_tokenize_no_warning_when_it_fits(tiny_model):
     [
         ([], {}, ValueError, "texts is empty"),
         (["hello", ""], {}, ValueError, "text #1 is an empty string"),
-        (["hello", 3], {}, TypeError, "text #1 must be a str"),
+        (["hello", 3], {}, TypeError, r"texts\[1\] must be a str"),
         (["hello"], {"padding_side": "middle"}, ValueError, "padding_side"),
         (["hello"], {"max_length": 0}, ValueError, "max_length must be a positive int"),
     ],
