@@ -48,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "behaviour_row": "interp.evaluate",
     "build_safeedit": "interp.evaluate",
     "inference_layout": "interp.layout",
+    # edits
+    "EditResult": "interp.edits",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -59,7 +61,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     if name in {"checks", "data", "models", "hooks", "activations", "locate", "evaluate", "organism", "layout",
-                "kv_cache", "decoding"}:
+                "kv_cache", "decoding", "edits"}:
         return importlib.import_module(f"interp.{name}")
     raise AttributeError(f"module 'interp' has no attribute {name!r}")
 
