@@ -5,8 +5,9 @@ Y_unsafe) run both answers through the model, read the hidden state of every lay
 layer where the two are furthest apart (L2). The toxic region is that layer's MLP output matrix
 (TransformerLens ``blocks.{l}.mlp.W_out``; Hugging Face ``mlp.c_proj`` / ``mlp.down_proj``).
 
-The three definitions of "the hidden states" (``method=``: ``"response_mean"``, the default,
-``"last_token"`` and ``"easyedit"``, which reproduces EasyEdit's locator) are described and
+The five definitions of "the hidden states" (``method=``: ``"response_mean"``, the default,
+``"last_token"``, ``"easyedit"``, which reproduces EasyEdit's locator, and the scale-free
+``"response_relative"`` and ``"response_cosine"``) are described and
 computed in :mod:`interp.locate.distances`.
 
 In all methods the chosen layer is the first argmax of the distances (EasyEdit keeps the first

@@ -1,7 +1,7 @@
-"""The three distances between a record's safe and unsafe answers, one per layer (``method=``).
+"""The five distances between a record's safe and unsafe answers, one per layer (``method=``).
 
 Each is a (n_layers,) vector per record; :func:`~interp.locate.locate_toxic_layer` picks its
-first argmax. With X a record's adversarial prompt and Y one of its answers, the three
+first argmax. With X a record's adversarial prompt and Y one of its answers, the five
 definitions of "the hidden states" are:
 
 ``"response_mean"`` (default)
@@ -12,6 +12,14 @@ definitions of "the hidden states" are:
     the two means. Insensitive to length differences between the answers.
 ``"last_token"``
     The same sequences; the residual output at the last real token (the end-of-turn token).
+``"response_relative"`` (scale-free)
+    ``"response_mean"``'s distance divided by the mean norm of the two answer means at that
+    layer: ``||a - b|| / ((||a|| + ||b||) / 2)``. The raw L2 distance grows with the residual
+    stream's norm, which grows with depth, so ``"response_mean"`` mostly picks the deepest
+    layer (layer 29 of 30 on all 37 SmolLM2 records, layer 5 of 6 on 59 of 60 organism
+    records); this one asks where the answers part most *relative to the stream's scale*.
+``"response_cosine"`` (scale-free)
+    ``1 - cos(a, b)`` of the same two answer means: where their directions differ most.
 ``"easyedit"``
     What EasyEdit's ``SafetyEditor._locate_toxic_layer`` computes (read at zjunlp/EasyEdit
     ``easyeditor/editors/safety_editor.py``), to put our numbers next to EasyEdit's: the two
@@ -45,21 +53,24 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LOCATE_METHODS", "chat_distances", "easyedit_distances"]
+__all__ = ["CHAT_METHODS", "LOCATE_METHODS", "chat_distances", "easyedit_distances"]
 
 #: Valid ``method=`` values of :func:`locate_toxic_layer`.
-LOCATE_METHODS: tuple[str, ...] = ("response_mean", "last_token", "easyedit")
+LOCATE_METHODS: tuple[str, ...] = ("response_mean", "last_token", "easyedit", "response_relative",
+                                   "response_cosine")
+#: The methods that read chat sequences (all but ``"easyedit"``).
+CHAT_METHODS: tuple[str, ...] = ("response_mean", "last_token", "response_relative", "response_cosine")
 
 
 def chat_distances(model: HookedTransformer, triples: Sequence[tuple[str, str, str]], *,
                    method: str, batch_size: int, device: Any) -> Float[Tensor, "n n_layers"]:
-    """(n_records, n_layers) distances for "response_mean" / "last_token" over chat sequences.
+    """(n_records, n_layers) distances of the chat methods (:data:`CHAT_METHODS`).
 
     Parameters
     ----------
     model : HookedTransformer
     triples : sequence of (prompt, safe answer, unsafe answer)
-    method : {"response_mean", "last_token"}
+    method : {"response_mean", "last_token", "response_relative", "response_cosine"}
     batch_size : int
         Sequences per forward pass (two per record).
     device : str, torch.device or None
@@ -69,15 +80,21 @@ def chat_distances(model: HookedTransformer, triples: Sequence[tuple[str, str, s
     answers = [a for _, safe, unsafe in triples for a in (safe, unsafe)]
     chat = tokenize_chat(model, prompts, answers)
     names = [resid_post(layer) for layer in range(model.cfg.n_layers)]
-    if method == "response_mean":
-        reducer: Any = PositionSelect(chat.response_mask)
-    else:
-        reducer = LastToken()
+    if method not in CHAT_METHODS:
+        raise ValueError(f"chat_distances: method must be one of {list(CHAT_METHODS)}, got {method!r}")
+    reducer: Any = LastToken() if method == "last_token" else PositionSelect(chat.response_mask)
     acts = collect_activations(model, chat.tokenized, hook_names=names, reducer=reducer,
                                keep_first_position=False, batch_size=batch_size,
                                progress=False, device=device)
-    stacked = torch.stack([acts[name] for name in names], dim=1)  # (2n, n_layers, d_model)
-    return torch.linalg.vector_norm(stacked[0::2] - stacked[1::2], dim=-1)
+    stacked = torch.stack([acts[name] for name in names], dim=1).float()  # (2n, n_layers, d_model)
+    safe, unsafe = stacked[0::2], stacked[1::2]
+    if method == "response_cosine":
+        return 1.0 - torch.nn.functional.cosine_similarity(safe, unsafe, dim=-1)
+    distance = torch.linalg.vector_norm(safe - unsafe, dim=-1)
+    if method == "response_relative":
+        scale = 0.5 * (torch.linalg.vector_norm(safe, dim=-1) + torch.linalg.vector_norm(unsafe, dim=-1))
+        return distance / scale.clamp(min=torch.finfo(scale.dtype).tiny)
+    return distance
 
 
 def easyedit_distances(model: HookedTransformer, safe: str, unsafe: str, *,

@@ -82,8 +82,10 @@ def locate_toxic_layer(
     record : SafetyRecord
         Needs ``safe_generation`` and ``unsafe_generation`` (and ``adversarial_prompt`` for the
         chat methods).
-    method : {"response_mean", "last_token", "easyedit"}, default="response_mean"
-        See the module docstring; ``"easyedit"`` reproduces EasyEdit's DINM locator.
+    method : str, default="response_mean"
+        One of :data:`LOCATE_METHODS`: ``"response_mean"``, ``"last_token"``, ``"easyedit"``
+        (reproduces EasyEdit's DINM locator) or the scale-free ``"response_relative"`` and
+        ``"response_cosine"``; see :mod:`interp.locate.distances`.
     drop_first_position : bool, default=False
         ``"easyedit"`` only: leave the first position (whose "massive activations" weigh in)
         out of the distance. The chat methods never read the first position.
@@ -136,7 +138,8 @@ def locate_over(
     ----------
     model : HookedTransformer
     dataset : SafetyDataset or iterable of SafetyRecord
-    method : {"response_mean", "last_token", "easyedit"}, default="response_mean"
+    method : str, default="response_mean"
+        One of :data:`LOCATE_METHODS`; see :func:`locate_toxic_layer`.
     drop_first_position : bool, default=False
         ``"easyedit"`` only; see :func:`locate_toxic_layer`.
     batch_size : int, default=16
