@@ -6,7 +6,7 @@ import html
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,9 @@ class EditResult:
         The seed the edit ran with.
     region : Region, optional
         The edited region for methods that edit one (DINM); None otherwise.
+    details : dict
+        Method-specific facts, e.g. DINM's ``"localization"`` (the
+        :class:`~interp.locate.Localization` that chose the layer).
 
     Examples
     --------
@@ -57,6 +60,7 @@ class EditResult:
     seconds: float
     seed: int | None = None
     region: Region | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -78,7 +82,7 @@ class EditResult:
         -------
         dict
             ``method``, ``trainable``, ``losses``, ``config`` (dict), ``seconds``, ``seed``,
-            ``region`` (str or None), ``model_name`` (``model.cfg.model_name``) and
+            ``region`` (str or None), ``details``, ``model_name`` (``model.cfg.model_name``) and
             ``n_trained`` (number of trained scalars).
         """
         cfg = getattr(self.model, "cfg", None)
@@ -93,6 +97,7 @@ class EditResult:
             "seconds": float(self.seconds),
             "seed": self.seed,
             "region": None if self.region is None else getattr(self.region, "tl_name", str(self.region)),
+            "details": {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in self.details.items()},
         }
 
     def save(self, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
