@@ -1,7 +1,8 @@
 """Run every benchmark, each in its own process, and print their tables.
 
     python benchmarks/run_all.py              # organism-sized runs (a few minutes on 2 CPU cores)
-    python benchmarks/run_all.py --smollm2    # also SmolLM2-135M (generation vs HF, layout, loading; ~25 min)
+    python benchmarks/run_all.py --smollm2    # also SmolLM2-135M (generation vs HF, layout, loading,
+                                              # edits; ~35 min)
 
 Every benchmark measures its baseline in the same run and prints ratios; nothing here asserts a
 time. Record the figures, with the machine, in benchmarks/RESULTS.md.
@@ -26,12 +27,16 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_generate.py"],
         ["bench_layout.py"],
         ["bench_activations.py"],
+        # one torch thread: the core-vs-plain ratio is steadiest there on a shared 2-core machine
+        ["bench_edits.py", "--threads", "1"],
     ]
     if args.smollm2:
         runs += [
             ["bench_generate.py", "--model", "smollm2-135m-instruct", "--repeats", "2"],
             ["bench_layout.py", "--model", "smollm2-135m-instruct"],
             ["bench_load.py"],
+            ["bench_edits.py", "--model", "smollm2-135m-instruct", "--steps", "3", "--repeats", "1",
+             "--batch-size", "4", "--threads", "1"],
         ]
     failed = 0
     for cmd in runs:

@@ -7,6 +7,11 @@
 * :mod:`.config` -- :class:`EditConfig` / :class:`TrainingConfig` (frozen, validated)
 * :mod:`.result` -- :class:`EditResult`
 * :mod:`.sft` -- :func:`sft`; :mod:`.dpo` -- :func:`dpo`
+* :mod:`.dinm` -- :func:`dinm` (one record, the located layer's ``W_out``, KL with its gradient)
+* :mod:`.vaccine` -- :func:`vaccine` (perturbation-aware alignment, and its Gaussian control)
+* :mod:`.attack` -- :func:`harmful_finetune` (the harmful fine-tuning attack; registered, but an attack)
+* :mod:`.keys` -- :func:`scale_toxic_keys` (Lee et al.'s un-alignment: scale the top-k toxic keys)
+* :mod:`.save` -- :func:`~interp.edits.save.save_hf` (behind :meth:`EditResult.save`)
 
 Every method is ``method(model, data, *, seed=0, progress=True, device=None, **options) ->
 EditResult``; the options are the fields of its config class, and the pair is registered in
@@ -33,13 +38,30 @@ from interp.edits.batches import (
     sequence_logprob,
     token_logprobs,
 )
+from interp.edits.attack import FinetuneMix, HarmfulFinetuneConfig, harmful_finetune, harmful_mix
 from interp.edits.config import EditConfig, TrainingConfig
 from interp.edits.core import copy_model, run_edit, select_parameters, train
+from interp.edits.dinm import DINMBatch, DINMConfig, dinm, dinm_batch, dinm_loss
 from interp.edits.dpo import DPOConfig, PreferenceBatch, dpo, dpo_loss, preference_batches
 from interp.edits.result import EditResult
+from interp.edits.keys import ScaleToxicKeysConfig, scale_toxic_keys
 from interp.edits.sft import SFTConfig, sft
+from interp.edits.vaccine import (
+    VaccineConfig,
+    attn_out_gradients,
+    gaussian_perturbation,
+    global_norm,
+    perturbed_nll,
+    vaccine,
+    vaccine_loss,
+    vaccine_perturbation,
+)
 
 __all__ = [
+    "DINMBatch", "DINMConfig", "FinetuneMix", "HarmfulFinetuneConfig", "ScaleToxicKeysConfig", "VaccineConfig",
+    "attn_out_gradients", "dinm", "dinm_batch", "dinm_loss", "gaussian_perturbation", "global_norm",
+    "harmful_finetune", "harmful_mix", "perturbed_nll", "scale_toxic_keys", "vaccine", "vaccine_loss",
+    "vaccine_perturbation",
     "EDIT_METHODS",
     "AnswerBatch",
     "DPOConfig",
@@ -113,3 +135,7 @@ def get_edit(name: str) -> tuple[type, EditFn]:
 
 register_edit(SFTConfig.name, SFTConfig, sft)
 register_edit(DPOConfig.name, DPOConfig, dpo)
+register_edit(DINMConfig.name, DINMConfig, dinm)
+register_edit(VaccineConfig.name, VaccineConfig, vaccine)
+register_edit(HarmfulFinetuneConfig.name, HarmfulFinetuneConfig, harmful_finetune)
+register_edit(ScaleToxicKeysConfig.name, ScaleToxicKeysConfig, scale_toxic_keys)
