@@ -12,6 +12,8 @@
 * :mod:`.attack` -- :func:`harmful_finetune` (the harmful fine-tuning attack; registered, but an attack)
 * :mod:`.keys` -- :func:`scale_toxic_keys` (Lee et al.'s un-alignment: scale the top-k toxic keys)
 * :mod:`.save` -- :func:`~interp.edits.save.save_hf` (behind :meth:`EditResult.save`)
+* :mod:`.sweep` -- :func:`dinm_sweep`, :func:`layer_sweep` (DINM per record over a grid of settings,
+  judged before and after; does the located layer edit best?)
 
 Every method is ``method(model, data, *, seed=0, progress=True, device=None, **options) ->
 EditResult``; the options are the fields of its config class, and the pair is registered in
@@ -46,6 +48,7 @@ from interp.edits.dpo import DPOConfig, PreferenceBatch, dpo, dpo_loss, preferen
 from interp.edits.result import EditResult
 from interp.edits.keys import ScaleToxicKeysConfig, scale_toxic_keys
 from interp.edits.sft import SFTConfig, sft
+from interp.edits.sweep import DINMSweep, dinm_sweep, layer_sweep
 from interp.edits.vaccine import (
     VaccineConfig,
     attn_out_gradients,
@@ -58,6 +61,7 @@ from interp.edits.vaccine import (
 )
 
 __all__ = [
+    "DINMSweep", "dinm_sweep", "layer_sweep",
     "DINMBatch", "DINMConfig", "FinetuneMix", "HarmfulFinetuneConfig", "ScaleToxicKeysConfig", "VaccineConfig",
     "attn_out_gradients", "dinm", "dinm_batch", "dinm_loss", "gaussian_perturbation", "global_norm",
     "harmful_finetune", "harmful_mix", "perturbed_nll", "scale_toxic_keys", "vaccine", "vaccine_loss",

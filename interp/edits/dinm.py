@@ -22,8 +22,12 @@ DESIGN.md "What EasyEdit's own DINM does"):
 * prompts too long for the context lose their start with a warning instead of crashing;
 * only ``W_out`` trains (EasyEdit's GPT-2 template also edits ``c_proj.bias``).
 
-Both sequences (the edit and the constraint) run as one left-padded batch of two, so a step is
-one forward and one backward pass; backward stops at the located layer.
+Both sequences (the edit and the constraint) run as one left-padded batch of two. Nothing
+before layer ``l``'s MLP output depends on ``W_out``, so :func:`dinm_batch` caches that layer's
+``hook_resid_mid`` and ``mlp.hook_post`` once and each step runs only ``post @ W_out + b_out``,
+the blocks after ``l`` and the unembedding of the answer positions: the same loss and gradient as
+a full forward (tested), at a cost that falls with depth (layer 29 of SmolLM2: 0.1 s per step
+instead of 3 s on 2 cores).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from torch import Tensor
 from interp.checks import record_label, record_text
 from interp.edits.batches import answer_tokens
 from interp.edits.config import EditConfig
+from interp.hooks import mlp_post, resid_mid
 from interp.edits.core import copy_model, train
 from interp.edits.result import EditResult
 from interp.locate import LOCATE_METHODS, Region, locate_toxic_layer
@@ -135,6 +140,12 @@ class DINMBatch:
     ref_logprobs : Tensor of shape (n_kl, d_vocab)
         The original model's log-probabilities (float32) predicting each ``kl_mask`` token, in
         ``kl_mask[:, 1:]`` order.
+    layer : int, optional
+        The edited layer when the prefix is cached (then ``resid_mid`` and ``mlp_post`` are set).
+    resid_mid : Tensor of shape (2, pos, d_model), optional
+        ``blocks.{layer}.hook_resid_mid`` of the original model.
+    mlp_post : Tensor of shape (2, pos, d_mlp), optional
+        ``blocks.{layer}.mlp.hook_post`` of the original model.
     """
 
     tokens: Int[Tensor, "2 pos"]
@@ -142,10 +153,26 @@ class DINMBatch:
     edit_mask: Bool[Tensor, "2 pos"]
     kl_mask: Bool[Tensor, "2 pos"]
     ref_logprobs: Float[Tensor, "n_kl d_vocab"]
+    layer: int | None = None
+    resid_mid: Float[Tensor, "2 pos d_model"] | None = None
+    mlp_post: Float[Tensor, "2 pos d_mlp"] | None = None
 
     def to(self, device: str | torch.device) -> DINMBatch:
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device)
+
         return DINMBatch(*(t.to(device) for t in (self.tokens, self.attention_mask, self.edit_mask,
-                                                  self.kl_mask, self.ref_logprobs)))
+                                                  self.kl_mask, self.ref_logprobs)),
+                         layer=self.layer, resid_mid=move(self.resid_mid), mlp_post=move(self.mlp_post))
+
+
+def _prefix_cacheable(model: HookedTransformer) -> bool:
+    """True when block outputs are ``resid_mid + MLP(...)`` with nothing after ``W_out`` but the
+    residual add (no parallel attention/MLP, no post-MLP normalisation) and the logits are the
+    unembedded final norm (no soft cap)."""
+    cfg = model.cfg
+    return not (getattr(cfg, "parallel_attn_mlp", False) or getattr(cfg, "use_normalization_before_and_after", False)
+                or getattr(cfg, "attn_only", False) or (getattr(cfg, "output_logits_soft_cap", -1.0) or -1.0) > 0)
 
 
 def _record_fields(record: Any) -> dict[str, str]:
@@ -167,7 +194,8 @@ def _logprobs(model: HookedTransformer, tokens: Tensor, attention_mask: Tensor) 
 
 
 @torch.no_grad()
-def dinm_batch(model: HookedTransformer, record: Any, *, max_length: int | None = None) -> DINMBatch:
+def dinm_batch(model: HookedTransformer, record: Any, *, max_length: int | None = None,
+               layer: int | None = None) -> DINMBatch:
     """Tokenise a record's edit and constraint sequences and score the constraint with `model`.
 
     Parameters
@@ -179,6 +207,9 @@ def dinm_batch(model: HookedTransformer, record: Any, *, max_length: int | None 
         answer}``.
     max_length : int, optional
         See :class:`DINMConfig`.
+    layer : int, optional
+        Cache this layer's ``hook_resid_mid`` and ``mlp.hook_post`` so :func:`dinm_loss` restarts
+        from them (ignored for architectures where that is not exact, see ``_prefix_cacheable``).
     """
     f = _record_fields(record)
     both = answer_tokens(model, [f["adversarial_prompt"], f["knowledge constrain prompt"]],
@@ -187,9 +218,37 @@ def dinm_batch(model: HookedTransformer, record: Any, *, max_length: int | None 
     edit_mask, kl_mask = both.loss_mask & (row == 0), both.loss_mask & (row == 1)
     device = next(model.parameters()).device
     tokens, mask = both.tokens.to(device), both.attention_mask.to(device)
-    ref = _logprobs(model, tokens, mask)[:, :-1][kl_mask[:, 1:].to(device)]
+    if layer is None or not _prefix_cacheable(model):
+        ref = _logprobs(model, tokens, mask)[:, :-1][kl_mask[:, 1:].to(device)]
+        return DINMBatch(tokens=both.tokens, attention_mask=both.attention_mask, edit_mask=edit_mask,
+                         kl_mask=kl_mask, ref_logprobs=ref.cpu())
+    names = (resid_mid(layer), mlp_post(layer))
+    final, cache = model.run_with_cache(tokens, attention_mask=mask, names_filter=lambda n: n in names,
+                                        stop_at_layer=model.cfg.n_layers)
+    ref = _unembed_logprobs(model, final, kl_mask[:, 1:].to(device))
     return DINMBatch(tokens=both.tokens, attention_mask=both.attention_mask, edit_mask=edit_mask,
-                     kl_mask=kl_mask, ref_logprobs=ref.cpu())
+                     kl_mask=kl_mask, ref_logprobs=ref.cpu(), layer=layer,
+                     resid_mid=cache[names[0]].cpu(), mlp_post=cache[names[1]].cpu())
+
+
+def _answer_logprobs(model: HookedTransformer, batch: DINMBatch, predicting: Tensor) -> Float[Tensor, "n vocab"]:
+    """Log-probabilities at the positions predicting ``tokens[:, 1:][predicting]`` (row-major)."""
+    if batch.layer is None:
+        return _logprobs(model, batch.tokens, batch.attention_mask)[:, :-1][predicting]
+    mlp = model.blocks[batch.layer].mlp
+    resid = batch.resid_mid + (batch.mlp_post @ mlp.W_out + mlp.b_out)
+    final = model(resid, start_at_layer=batch.layer + 1, stop_at_layer=model.cfg.n_layers,
+                  attention_mask=batch.attention_mask)
+    return _unembed_logprobs(model, final, predicting)
+
+
+def _unembed_logprobs(model: HookedTransformer, final: Float[Tensor, "b pos d_model"], predicting: Tensor
+                      ) -> Float[Tensor, "n vocab"]:
+    """Final norm, unembedding and log-softmax (float32) of ``final[:, :-1][predicting]`` only."""
+    resid = final[:, :-1][predicting][None]  # (1, n, d_model): norm and unembedding act per position
+    if model.cfg.normalization_type is not None:
+        resid = model.ln_final(resid)
+    return F.log_softmax(model.unembed(resid)[0].float(), dim=-1)
 
 
 def dinm_loss(model: HookedTransformer, batch: DINMBatch, *, c_edit: float, kl_grad: bool = True
@@ -198,11 +257,11 @@ def dinm_loss(model: HookedTransformer, batch: DINMBatch, *, c_edit: float, kl_g
 
     With ``kl_grad=False`` the KL is added as a constant (no gradient), as in EasyEdit.
     """
-    logp = _logprobs(model, batch.tokens, batch.attention_mask)[:, :-1]  # predicts tokens[:, 1:]
-    targets = batch.tokens[:, 1:]
-    edit = batch.edit_mask[:, 1:]
-    nll = -logp[edit].gather(-1, targets[edit][:, None]).mean()
-    kl_logp = logp[batch.kl_mask[:, 1:]]
+    edit_at, kl_at = batch.edit_mask[:, 1:], batch.kl_mask[:, 1:]
+    logp = _answer_logprobs(model, batch, edit_at | kl_at)  # (n_edit + n_kl, vocab): row 0 then row 1
+    n_edit = int(edit_at.sum())
+    nll = -logp[:n_edit].gather(-1, batch.tokens[:, 1:][edit_at][:, None]).mean()
+    kl_logp = logp[n_edit:]
     if not kl_grad:
         kl_logp = kl_logp.detach()
     kl = (kl_logp.exp() * (kl_logp - batch.ref_logprobs)).sum(-1).mean()
@@ -262,7 +321,7 @@ def dinm(
                              f"({model.cfg.n_layers} layers, 0..{model.cfg.n_layers - 1})")
         region = Region(config.layer)
     edited = copy_model(model, device=device)
-    batch = dinm_batch(edited, record, max_length=config.max_length)
+    batch = dinm_batch(edited, record, max_length=config.max_length, layer=region.layer)
 
     def loss_fn(m: HookedTransformer, b: DINMBatch) -> Tensor:
         return dinm_loss(m, b, c_edit=config.c_edit, kl_grad=config.kl_grad)

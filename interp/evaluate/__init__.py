@@ -41,12 +41,13 @@ from interp.evaluate.judges import (
     load_labelled_responses,
     organism_judge,
     real_judge,
+    resolve_judge,
     train_default_judge,
 )
 from interp.evaluate.model_rates import over_refusal, qa_accuracy, refusal_rate, unsafe_rate
 from interp.evaluate.rates import Rate, estimate_rate, rogan_gladen, wilson_interval
 from interp.evaluate.results import MetricDetail, QAResult, RateResult, SafetyScores
-from interp.evaluate.safety import evaluate_safety
+from interp.evaluate.safety import SAFETY_FIELDS, evaluate_safety, judged_rate
 from interp.evaluate.text_metrics import (
     answer_matches,
     dg_average,
@@ -61,7 +62,7 @@ from interp.evaluate.text_metrics import (
 __all__ = [
     "generate",
     # judges
-    "Judge", "Verdicts", "LABELS", "JUDGE_LABELS", "GOLD_LABELS", "check_judge", "default_judge",
+    "Judge", "Verdicts", "LABELS", "JUDGE_LABELS", "GOLD_LABELS", "check_judge", "default_judge", "resolve_judge",
     "RefusalJudge", "REFUSAL_PHRASES", "ClassifierJudge", "fit_text_classifier", "HFClassifierJudge",
     "OrganismJudge", "organism_judge", "fit_organism_judge", "train_default_judge",
     "RealTextJudge", "real_judge", "fit_real_judge", "LabelledResponse", "load_labelled_responses",
@@ -69,7 +70,7 @@ __all__ = [
     # rates
     "Rate", "estimate_rate", "wilson_interval", "rogan_gladen",
     # metrics
-    "MetricDetail", "SafetyScores", "RateResult", "QAResult", "evaluate_safety", "refusal_rate", "over_refusal",
+    "MetricDetail", "SafetyScores", "RateResult", "QAResult", "evaluate_safety", "SAFETY_FIELDS", "judged_rate", "refusal_rate", "over_refusal",
     "unsafe_rate", "qa_accuracy", "safety_labels", "safety_share", "dg_average", "ngram_entropy",
     "text_ngram_entropy", "word_tokenize", "normalize_answer", "answer_matches",
     # real prompt sets, SafeEdit-format records from a model's own answers

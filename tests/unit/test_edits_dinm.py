@@ -70,3 +70,27 @@ def test_dinm_errors(tiny_model, record):
     with pytest.raises(TypeError, match="unknown option 'step'"):
         dinm(tiny_model, record, step=3, progress=False)
 
+
+
+@pytest.mark.parametrize("arch", ["tiny_model", "tiny_llama_model"])
+def test_cached_prefix_gives_the_full_forward_loss_and_gradient(arch, record, request):
+    model = request.getfixturevalue(arch)
+    for layer in range(model.cfg.n_layers):
+        edited = interp.edits.copy_model(model)  # only this layer's W_out differs from the cached prefix
+        w = edited.blocks[layer].mlp.W_out
+        with torch.no_grad():
+            w.add_(0.05 * torch.randn_like(w))  # off the original, so the KL and its gradient are not 0
+        full, cached = dinm_batch(model, record), dinm_batch(model, record, layer=layer)
+        assert full.layer is None and cached.layer == layer and cached.mlp_post is not None
+        torch.testing.assert_close(cached.ref_logprobs, full.ref_logprobs)
+        out = {}
+        for name, batch in (("full", full), ("cached", cached)):
+            w.requires_grad_(True)
+            w.grad = None
+            loss = dinm_loss(edited, batch, c_edit=0.1)
+            loss.backward()
+            out[name] = (loss.detach(), w.grad.clone())
+            w.requires_grad_(False)
+        torch.testing.assert_close(out["cached"][0], out["full"][0], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(out["cached"][1], out["full"][1], rtol=1e-4, atol=1e-7)
+        assert out["full"][1].abs().sum() > 0
