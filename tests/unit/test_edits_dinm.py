@@ -94,3 +94,11 @@ def test_cached_prefix_gives_the_full_forward_loss_and_gradient(arch, record, re
         torch.testing.assert_close(out["cached"][0], out["full"][0], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(out["cached"][1], out["full"][1], rtol=1e-4, atol=1e-7)
         assert out["full"][1].abs().sum() > 0
+
+
+def test_dinm_runs_in_bfloat16_with_the_cached_prefix(tiny_gpt2_dir, record):
+    model = interp.load_model(tiny_gpt2_dir, device="cpu", dtype="bfloat16")
+    result = dinm(model, record, layer=1, steps=2, lr=1e-2, progress=False)
+    w = result.model.blocks[1].mlp.W_out
+    assert w.dtype == torch.bfloat16 and not torch.equal(w, model.blocks[1].mlp.W_out)
+    assert all(torch.isfinite(torch.tensor(result.losses)))
