@@ -35,13 +35,13 @@ if TYPE_CHECKING:
 
 __all__ = ["DINMSweep", "dinm_sweep", "layer_sweep", "mean_interval"]
 
-_GEN_KEYS = tuple(k for k in SAFETY_FIELDS if k != "ds")
 #: per-record measures, each ``<name>_before`` and ``<name>_after`` in the rows (percent)
 MEASURES = ("refusal_adv", "refusal_gen", "unsafe_adv", "unsafe_gen", "fluency")
 
 
-def mean_interval(values: Sequence[float], z_level: float = 0.95) -> tuple[float, float, float, float]:
-    """``(mean, std, low, high)``: the mean over `values` with a two-sided t-interval (NaNs dropped)."""
+def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float, float]:
+    """``(mean, std, low, high)``: the mean over `values` with a two-sided t-interval at confidence
+    `level` (NaNs dropped; std and interval NaN below two values)."""
     from scipy import stats
 
     x = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
@@ -50,7 +50,7 @@ def mean_interval(values: Sequence[float], z_level: float = 0.95) -> tuple[float
     mean, std = float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else math.nan
     if len(x) < 2:
         return mean, std, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + z_level / 2, len(x) - 1)) * std / math.sqrt(len(x))
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1)) * std / math.sqrt(len(x))
     return mean, std, mean - half, mean + half
 
 
@@ -277,7 +277,7 @@ def dinm_sweep(
         raise ValueError("dinm_sweep: records is empty")
     grid = {k: list(v) for k, v in grid.items()}
     fields = set(DINMConfig.__dataclass_fields__)
-    for key, values in {**grid, **options}.items():
+    for key in {**grid, **options}:
         if key not in fields:
             raise TypeError(f"dinm_sweep: {key!r} is not a DINM option; options are {sorted(fields)}")
     for key, values in grid.items():
