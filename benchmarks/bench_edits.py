@@ -22,8 +22,11 @@ Usage::
     attributes, then their modules); a missing one is skipped with a note. "x plain step" is
     wall time / (steps x the plain loop's median all-parameter step from (a)): how far each
     method is from ``steps`` bare optimizer steps.
-(c) DINM's edit time against its floor: 10 plain-loop steps on the same trainable matrix with
-    the SFT loss on the same two sequences (the record's edit and constraint pairs).
+(c) DINM's edit time (location included) against its floor: 10 plain-loop steps on the same
+    trainable matrix with the SFT loss on the same two sequences (the record's edit and
+    constraint pairs), full forward passes. DINM edits the first organism train record, or on
+    SmolLM2 the first shipped SmolLM2 record (EasyEdit's reference: median 5.0 s on 2 cores).
+    DINM caches everything before the edited matrix, so it can beat this floor.
 
 Nothing here asserts a time; record figures with the machine in benchmarks/RESULTS.md.
 """
@@ -155,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     model = interp.load_model(args.model)
     device = next(model.parameters()).device
     records = interp.load_dataset("organism", split="train")
+    # DINM edits one of the model's own records: SmolLM2's shipped SafeEdit-format file (the
+    # records EasyEdit's 5.0 s median was measured on), the organism's train split otherwise
+    dinm_records = records if args.model == "organism" else interp.load_dataset(
+        Path(interp.__file__).parent / "data" / "files" / "smollm2_safeedit.json")
     batch_records = records[: args.batch_size]
     batch = answer_batches(model, [r.adversarial_prompt for r in batch_records],
                            [r.safe_generation for r in batch_records],
@@ -198,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "vaccine": lambda f: f(model, data, steps=args.steps, batch_size=args.batch_size, progress=False),
         "harmful_finetune": lambda f: f(model, records[: 2 * n_mix], steps=args.steps,
                                         batch_size=args.batch_size, n_samples=n_mix, progress=False),
-        "dinm": lambda f: f(model, records[0], steps=10, progress=False),
+        "dinm": lambda f: f(model, dinm_records[0], steps=10, progress=False),
         "scale_toxic_keys": lambda f: f(model, direction, k=7, factor=10.0, progress=False),
     }
     failed, dinm_result, dinm_wall = 0, None, None
@@ -231,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     if dinm_result is None:
         print("skipped: dinm is not importable yet (or failed above)")
     else:
-        rec = records[0]
+        rec = dinm_records[0]
         pair = answer_batches(model, [rec.adversarial_prompt, rec.knowledge_constrain.prompt],
                               [rec.safe_generation, rec.knowledge_constrain.answer],
                               batch_size=2)[0].to(device)

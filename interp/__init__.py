@@ -61,7 +61,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     if name in {"checks", "data", "models", "hooks", "activations", "locate", "evaluate", "organism", "layout",
-                "kv_cache", "decoding", "edits"}:
+                "kv_cache", "decoding", "edits", "steering"}:
         return importlib.import_module(f"interp.{name}")
     raise AttributeError(f"module 'interp' has no attribute {name!r}")
 

@@ -6,6 +6,7 @@
 * :mod:`interp.activations.reducers` -- what is kept of each batch: :class:`MeanOverPositions`,
   :class:`LastToken`, :class:`PositionSelect`, :class:`AllPositions` (one row per text) and
   :class:`RunningSum`, :class:`MeanOverTokens`, :class:`MeanOverTexts` (flat memory);
+  :class:`TokenRows` (every selected token as a row, for SAE training);
 * :mod:`interp.activations.chat_tokens` -- :func:`tokenize_chat`: chat sequences with the masks
   of their response tokens (:class:`ChatTokens`).
 
@@ -28,6 +29,7 @@ from interp.activations.reducers import (
     Reducer,
     ReducerSpec,
     RunningSum,
+    TokenRows,
 )
 from interp.activations.stream import collect_activations, collect_from_texts
 
@@ -43,6 +45,7 @@ __all__ = [
     "Reducer",
     "ReducerSpec",
     "RunningSum",
+    "TokenRows",
     "collect_activations",
     "collect_from_texts",
     "tokenize_chat",

@@ -29,6 +29,7 @@ __all__ = [
     "Reducer",
     "ReducerSpec",
     "RunningSum",
+    "TokenRows",
     "make_reducer",
     "resolve_reducers",
 ]
@@ -237,6 +238,34 @@ class AllPositions(_PerText):
         self._keep(x, cols=self._cols)
 
 
+class TokenRows(Reducer):
+    """Every selected token as its own row: result of shape (n_tokens, d), e.g. to train an SAE.
+
+    Rows come in the order the batches ran (``collect_activations`` sorts texts by length);
+    after :meth:`result`, ``text_index`` and ``position`` (LongTensors of shape (n_tokens,))
+    give each row's text (index into the input) and token column. Memory grows with the
+    number of selected tokens (4 bytes x d per token).
+    """
+
+    def start(self, n_texts: int, n_pos: int) -> None:
+        super().start(n_texts, n_pos)
+        self._chunks: list[Tensor] = []
+        self._where: list[tuple[Tensor, Tensor]] = []
+
+    def update(self, acts: Tensor, mask: Tensor) -> None:
+        mask = mask.to(acts.device)
+        self._chunks.append(acts[mask].detach().to(device="cpu", dtype=torch.float32))
+        text, col = mask.nonzero(as_tuple=True)
+        self._where.append((self._rows.cpu()[text.cpu()], col.cpu() + (self._cols.start or 0)))
+
+    def result(self) -> Float[Tensor, "n_tokens ..."]:
+        if not self._chunks:
+            raise RuntimeError("TokenRows.result() called before any update")
+        self.text_index = torch.cat([t for t, _ in self._where])
+        self.position = torch.cat([c for _, c in self._where])
+        return torch.cat(self._chunks)
+
+
 #: Names accepted by ``reducer=``.
 REDUCERS: dict[str, type[Reducer]] = {
     "mean": MeanOverPositions,
@@ -245,6 +274,7 @@ REDUCERS: dict[str, type[Reducer]] = {
     "mean_tokens": MeanOverTokens,
     "mean_texts": MeanOverTexts,
     "all": AllPositions,
+    "tokens": TokenRows,
 }
 
 ReducerSpec = str | Reducer | type[Reducer]

@@ -116,9 +116,9 @@ def collect_activations(
         ``"mean"`` (:class:`MeanOverPositions`, (n_texts, d)), ``"last"`` (:class:`LastToken`),
         ``"sum"`` (:class:`RunningSum`, (d,)), ``"mean_tokens"`` (:class:`MeanOverTokens`, (d,)),
         ``"mean_texts"`` (:class:`MeanOverTexts`, (d,)), ``"all"`` (:class:`AllPositions`,
-        (n_texts, pos, d)). A Reducer instance is a template: each hook gets a fresh copy. Reducer
-        instances given in a dict are used as they are (read extra state such as
-        ``RunningSum.count`` from them afterwards).
+        (n_texts, pos, d)), ``"tokens"`` (:class:`TokenRows`, (n_selected_tokens, d)). A Reducer
+        instance is a template: each hook gets a fresh copy. Reducer instances given in a dict
+        are used as they are (read extra state such as ``RunningSum.count`` from them afterwards).
     attention_mask : LongTensor of shape (n_texts, pos), optional
         1 on real tokens, 0 on padding. Default: taken from ``tokens`` if it is a Tokenized, else
         all ones. Padding is never passed to a reducer as a selected position.
