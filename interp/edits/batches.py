@@ -137,6 +137,11 @@ def answer_batches(
 def token_logprobs(model: HookedTransformer, batch: AnswerBatch) -> Float[Tensor, "batch pos_minus_1"]:
     """``log p(token t | tokens < t)`` on the answer tokens, 0 elsewhere, in float32.
 
+    Only the answer positions are unembedded: the residual stream after the last block is
+    gathered there before the final norm and the unembedding, so memory holds (answer tokens,
+    d_vocab) logits instead of (batch, pos, d_vocab) (long jailbreak prompts on a 49k vocabulary
+    otherwise need gigabytes per step).
+
     Parameters
     ----------
     model : HookedTransformer
@@ -149,10 +154,18 @@ def token_logprobs(model: HookedTransformer, batch: AnswerBatch) -> Float[Tensor
         Entry ``[b, t]`` is the log-probability of ``tokens[b, t + 1]`` when
         ``loss_mask[b, t + 1]``, else 0. Differentiable.
     """
-    logits = model(batch.tokens, attention_mask=batch.attention_mask)  # (batch, pos, d_vocab)
-    targets = batch.tokens[:, 1:]
-    nll = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(), reduction="none")
-    return torch.where(batch.loss_mask[:, 1:], -nll.view(targets.shape), 0.0)
+    predicting = batch.loss_mask[:, 1:]
+    final = model(batch.tokens, attention_mask=batch.attention_mask, stop_at_layer=model.cfg.n_layers)
+    resid = final[:, :-1][predicting][None]  # (1, n_answer, d_model): norm and unembedding act per position
+    if model.cfg.normalization_type is not None:
+        resid = model.ln_final(resid)
+    logits = model.unembed(resid)[0].float()
+    cap = getattr(model.cfg, "output_logits_soft_cap", -1.0) or -1.0
+    if cap > 0:
+        logits = cap * torch.tanh(logits / cap)
+    nll = F.cross_entropy(logits, batch.tokens[:, 1:][predicting], reduction="none")
+    out = torch.zeros(predicting.shape, dtype=nll.dtype, device=nll.device)
+    return out.masked_scatter(predicting, -nll)
 
 
 def sequence_logprob(model: HookedTransformer, batch: AnswerBatch) -> Float[Tensor, "batch"]:

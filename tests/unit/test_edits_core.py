@@ -217,7 +217,10 @@ def test_answer_batches_left_truncate_with_a_warning(tiny_model):
     assert math.isfinite(float(loss.detach()))
 
 
-def test_sequence_logprob_sums_answer_token_logprobs(tiny_model):
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_llama_model"])
+def test_sequence_logprob_sums_answer_token_logprobs(fixture, request):
+    # the answer positions alone are unembedded: same numbers as the full forward's logits
+    tiny_model = request.getfixturevalue(fixture)
     (batch,) = answer_batches(tiny_model, PROMPTS[:2], ANSWERS[:2], batch_size=2)
     with torch.no_grad():
         got = sequence_logprob(tiny_model, batch)
