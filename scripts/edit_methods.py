@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default="sft,dpo")
     parser.add_argument("--set", nargs="*", default=[], help="method:option=value,... (Python literals)")
     parser.add_argument("--n", type=int, default=100, help="SmolLM2: questions per harmful set")
+    parser.add_argument("--retain", action="store_true",
+                        help="SmolLM2: add its own answers to the labelled set's benign prompts (not in the "
+                             "evaluation sets) as (prompt -> answer) training samples")
+    parser.add_argument("--skip-base", action="store_true", help="do not score the unedited model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default="docs/results")
@@ -73,14 +77,22 @@ def main(argv: list[str] | None = None) -> int:
         harmful = {k: [p for p in sets[k] if p.text not in questions][: args.n] for k in ("harmbench", "donotanswer")}
         benign = {"xstest-style": sets["xstest-style"]}
         qa = interp.load_dataset("facts-qa")
+        if args.retain:
+            from interp.evaluate import load_labelled_responses
+
+            held = {p.text for p in benign["xstest-style"]} | {q.prompt for q in qa}
+            train += [{"adversarial prompt": r.prompt, "safe generation": r.response}
+                      for r in load_labelled_responses() if r.prompt_source == "benign" and r.prompt not in held]
+            print(f"training samples: {len(train)} (with the benign retention answers)")
 
         def score(m):
             row = behaviour_row(m, harmful, benign=benign, qa=qa, seed=args.seed, progress=False)
             print(row)
             return row.to_dict()
 
-    start = time.perf_counter()
-    results["base"] = {"scores": score(model), "eval_seconds": time.perf_counter() - start}
+    if not args.skip_base:
+        start = time.perf_counter()
+        results["base"] = {"scores": score(model), "eval_seconds": time.perf_counter() - start}
     for method in args.methods.split(","):
         _, fn = get_edit(method)
         result = fn(model, train, seed=args.seed, **options.get(method, {}))
@@ -91,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         del result
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.model}_edits.json").write_text(json.dumps(results, indent=1, default=str))
+    (out / f"{args.model}_edits{'_' + '_'.join(args.methods.split(',')) if args.skip_base else ''}"
+                                              f"{'_retain' if args.retain else ''}.json").write_text(json.dumps(results, indent=1, default=str))
     return 0
 
 

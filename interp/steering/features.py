@@ -85,7 +85,8 @@ class FeatureRanking:
     ``refusal_fires`` / ``compliant_fires`` (% of response tokens where it fires),
     ``max_activation`` (over every token seen: clamp values are on this scale), and with benign
     prompts ``harmful_prompt_mean``, ``benign_prompt_mean``, ``prompt_score`` (at the last
-    prompt token). ``contexts[feature]``: its top-activating tokens in context (the token in
+    prompt token), and with attacks ``refused_prompt_mean``, ``complied_prompt_mean``,
+    ``behaviour_score``. ``contexts[feature]``: its top-activating tokens in context (the token in
     ``[[ ]]``) with their activation.
     """
 
@@ -114,6 +115,9 @@ class FeatureRanking:
         names = [f"#{int(f)}" for f in top["feature"]]
         if self.rank_by == "prompt":
             bars = [("on harmful prompts", "harmful_prompt_mean"), ("on benign prompts", "benign_prompt_mean")]
+            unit = "mean activation at the last prompt token"
+        elif self.rank_by == "behaviour":
+            bars = [("attacks it refuses", "refused_prompt_mean"), ("attacks it complies with", "complied_prompt_mean")]
             unit = "mean activation at the last prompt token"
         else:
             bars = [("on refusals", "refusal_mean"), ("on compliant answers", "compliant_mean")]
@@ -146,7 +150,9 @@ def refusal_features(
     records: Sequence[Any],
     *,
     benign: Sequence[Any] | None = None,
+    attacks: Sequence[Any] | None = None,
     rank_by: str | None = None,
+    judge: Any = None,
     hook: str | None = None,
     n_contexts: int = 5,
     context_features: int = 20,
@@ -162,11 +168,14 @@ def refusal_features(
       starts) over harmful prompts (the records' prompts, and their plain ``question`` where
       they have one) minus over the `benign` prompts;
     * ``"response"`` (``response_score``): mean activation over the tokens of the record's
-      refusal minus over its compliant answer, both teacher-forced after the same prompt.
+      refusal minus over its compliant answer, both teacher-forced after the same prompt;
+    * ``"behaviour"`` (``behaviour_score``): at the last prompt token of the `attacks` prompts,
+      mean activation where the model itself refuses minus where it complies (its greedy answers,
+      24 new tokens, labelled by `judge`).
 
     On the organism, features ranked by the response contrast mostly encode the refusal's
     wording (they fire on "Let me know if you ...") and clamping them does not raise refusal;
-    the prompt contrast finds features that do (docs/STEERING.md has the numbers).
+    the behaviour contrast finds the feature that does (docs/STEERING.md has the numbers).
 
     Parameters
     ----------
@@ -179,8 +188,14 @@ def refusal_features(
         compliance) triples.
     benign : sequence of str (or objects with ``.text``), optional
         Safe prompts; needed for ``rank_by="prompt"``.
-    rank_by : {"prompt", "response"}, optional
-        Default ``"prompt"`` when `benign` is given, else ``"response"``.
+    attacks : sequence of str (or objects with ``.text``), optional
+        Harmful prompts the model sometimes refuses (e.g. jailbreaks); needed for
+        ``rank_by="behaviour"``; both outcomes must occur.
+    rank_by : {"prompt", "response", "behaviour"}, optional
+        Default ``"behaviour"`` when `attacks` are given, else ``"prompt"`` when `benign` is
+        given, else ``"response"``.
+    judge : Judge, optional
+        Labels the answers to `attacks`; default :func:`interp.default_judge` for `model`.
     n_contexts, context_features : int
         Top-activating contexts kept for each of the first `context_features` features.
     max_length, batch_size, progress
@@ -198,11 +213,13 @@ def refusal_features(
     triples = [_record_triple(r, i) for i, r in enumerate(records)]
     if not triples:
         raise ValueError("refusal_features needs at least one record")
-    rank_by = rank_by or ("prompt" if benign is not None else "response")
-    if rank_by not in ("prompt", "response"):
-        raise ValueError(f"rank_by must be 'prompt' or 'response', got {rank_by!r}")
+    rank_by = rank_by or ("behaviour" if attacks is not None else "prompt" if benign is not None else "response")
+    if rank_by not in ("prompt", "response", "behaviour"):
+        raise ValueError(f"rank_by must be 'prompt', 'response' or 'behaviour', got {rank_by!r}")
     if rank_by == "prompt" and benign is None:
         raise ValueError("rank_by='prompt' needs benign prompts (benign=...)")
+    if rank_by == "behaviour" and attacks is None:
+        raise ValueError("rank_by='behaviour' needs attack prompts (attacks=...)")
     hook = sae_for_hook(model, sae, hook)
     max_length = model.cfg.n_ctx if max_length is None else min(max_length, model.cfg.n_ctx)
     n = len(triples)
@@ -239,12 +256,41 @@ def refusal_features(
         table["prompt_score"] = table["harmful_prompt_mean"] - table["benign_prompt_mean"]
         table["max_activation"] = torch.maximum(feats.max(0).values, pf.max(0).values).numpy()
         sources.append((pf, pi, pp, toks.tokens))
+    if attacks is not None:
+        bf, bi, bp, btoks, refused = _behaviour_split(model, sae, attacks, hook=hook, judge=judge,
+                                                      max_length=max_length, batch_size=batch_size)
+        bm = _per_text_mean(bf, bi, len(refused))
+        table["refused_prompt_mean"] = bm[refused].mean(0).numpy()
+        table["complied_prompt_mean"] = bm[~refused].mean(0).numpy()
+        table["behaviour_score"] = table["refused_prompt_mean"] - table["complied_prompt_mean"]
+        table["max_activation"] = torch.maximum(torch.tensor(table["max_activation"].values), bf.max(0).values).numpy()
+        sources.append((bf, bi, bp, btoks))
     table.insert(1, "score", table[f"{rank_by}_score"])
     table = table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
     contexts = {int(f): _top_contexts(model.tokenizer, sources, int(f), n_contexts)
                 for f in table["feature"].iloc[:context_features]}
     return FeatureRanking(table=table, contexts=contexts, hook=hook, n_records=n, n_benign=n_benign,
                           rank_by=rank_by)
+
+
+def _behaviour_split(model: HookedTransformer, sae: Any, attacks: Sequence[Any], *, hook: str, judge: Any,
+                     max_length: int, batch_size: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Last-prompt-token features of `attacks` and whether the model refuses each (greedy, 24 tokens)."""
+    from interp.evaluate import generate, resolve_judge
+    from interp.models import chat_prompt, tokenize
+
+    texts = [getattr(a, "text", a) for a in attacks]
+    judge = resolve_judge(judge, model, refusal=True)
+    refused = torch.as_tensor(judge(generate(model, texts, max_new_tokens=24, batch_size=max(batch_size, 32),
+                                             progress=False)).refused, dtype=torch.bool)
+    if bool(refused.all()) or not bool(refused.any()):
+        raise ValueError(f"the model {'refuses' if bool(refused.all()) else 'complies with'} all {len(texts)} attack "
+                         "prompts: the behaviour contrast needs both outcomes; give other attacks")
+    toks = tokenize(model, [chat_prompt(model, t) for t in texts], max_length=max_length)
+    last = torch.zeros_like(toks.attention_mask, dtype=torch.bool)
+    last[:, -1] = True
+    feats, index, position = feature_activations(model, sae, toks, last, hook=hook, batch_size=batch_size)
+    return feats, index, position, toks.tokens, refused
 
 
 def _top_contexts(tokenizer: Any, sources: list[tuple[Tensor, Tensor, Tensor, Tensor]], feature: int,

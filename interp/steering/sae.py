@@ -24,13 +24,13 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-__all__ = ["collect_sae_activations", "load_sae", "sae_hook", "sae_stats", "train_topk_sae"]
+__all__ = ["SHIPPED_SAES", "collect_sae_activations", "load_sae", "sae_hook", "sae_stats", "train_topk_sae"]
 
 
 def collect_sae_activations(
     model: HookedTransformer,
     hook: str,
-    texts: Sequence[str],
+    texts: Sequence[str] | Any,
     *,
     max_length: int | None = None,
     batch_size: int = 16,
@@ -38,13 +38,19 @@ def collect_sae_activations(
 ) -> Float[Tensor, "n_tokens d"]:
     """Every token's activation at `hook` (first token of each text dropped), float32 on CPU.
 
-    `texts` are used as they are (wrap chats with :func:`interp.chat_sequence` first).
+    `texts` are used as they are (wrap chats with :func:`interp.chat_sequence` first), or are
+    already token ids: a :class:`~interp.models.Tokenized` (or a LongTensor (n, pos) without padding).
     """
     from interp.activations import TokenRows, collect_activations
-    from interp.models import tokenize
+    from interp.models import Tokenized, tokenize
 
-    n_ctx = model.cfg.n_ctx
-    toks = tokenize(model, list(texts), max_length=n_ctx if max_length is None else min(max_length, n_ctx))
+    if isinstance(texts, Tensor):
+        texts = Tokenized(tokens=texts.long(), attention_mask=torch.ones_like(texts, dtype=torch.long))
+    if isinstance(texts, Tokenized):
+        toks = texts
+    else:
+        n_ctx = model.cfg.n_ctx
+        toks = tokenize(model, list(texts), max_length=n_ctx if max_length is None else min(max_length, n_ctx))
     return collect_activations(model, toks, hook_names=[hook], reducer=TokenRows(),
                                keep_first_position=False, batch_size=batch_size,
                                progress=progress)[hook]
@@ -101,7 +107,7 @@ def sae_hook(sae: Any) -> str:
 def train_topk_sae(
     model: HookedTransformer,
     hook: str,
-    texts: Sequence[str],
+    texts: Sequence[str] | Any,
     *,
     k: int = 32,
     d_sae: int | None = None,
@@ -123,9 +129,9 @@ def train_topk_sae(
     model : HookedTransformer
     hook : str
         A TransformerLens hook with activations of width ``d_in`` (e.g. ``"blocks.3.hook_resid_post"``).
-    texts : sequence of str
+    texts : sequence of str, Tokenized, or LongTensor (n, pos)
         The token source, used as given (see :func:`interp.steering.sae_texts` for the shipped
-        ones). Every token but each text's first is one training row.
+        ones), or token ids. Every token but each text's first is one training row.
     k : int, default=32
         Active features per token (O'Brien et al. use 32).
     d_sae : int, optional
@@ -236,11 +242,19 @@ def train_topk_sae(
     return sae
 
 
+#: SAEs that ship with the package: name -> folder (``scripts/steering_runs.py --train`` made them).
+SHIPPED_SAES = {"organism": Path(__file__).parent / "weights" / "organism"}
+
+
 def load_sae(path: str | Path, *, device: str | torch.device = "cpu") -> Any:
-    """An SAE saved by :func:`train_topk_sae` (or any sae-lens folder) from `path`."""
+    """An SAE saved by :func:`train_topk_sae` (or any sae-lens folder) from `path`.
+
+    ``load_sae("organism")`` loads the shipped organism SAE (``blocks.3.hook_resid_post``,
+    k=32, d_sae=2048; its training figures are in ``sae.cfg.metadata``).
+    """
     from sae_lens import SAE
 
-    path = Path(path)
+    path = SHIPPED_SAES.get(str(path), Path(path))
     if not (path / "cfg.json").is_file():
         raise FileNotFoundError(f"{path} has no cfg.json: not an sae-lens SAE folder")
     return SAE.load_from_disk(path, device=str(device))

@@ -172,6 +172,11 @@ def test_refusal_features_rank_by_both_contrasts(tiny_model, sae):
     assert by_prompt.figure().data
     with pytest.raises(ValueError, match="benign"):
         refusal_features(tiny_model, sae, triples, rank_by="prompt", progress=False)
+    with pytest.raises(ValueError, match="attack prompts"):
+        refusal_features(tiny_model, sae, triples, rank_by="behaviour", progress=False)
+    # the random tiny model never refuses: the behaviour contrast says it cannot be measured
+    with pytest.raises(ValueError, match="both outcomes"):
+        refusal_features(tiny_model, sae, triples, attacks=PROMPTS, judge=RefusalJudge(), progress=False)
     with pytest.raises(TypeError, match="record #0"):
         refusal_features(tiny_model, sae, ["just a string"], progress=False)
 

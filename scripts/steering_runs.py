@@ -1,0 +1,140 @@
+"""SAE refusal steering end to end, behind docs/STEERING.md and the shipped organism SAE.
+
+    python scripts/steering_runs.py --model organism --train --out interp/steering/weights/organism
+    python scripts/steering_runs.py --model organism --values 40,60,80,120 --alphas 0.5,1,2,4
+    python scripts/steering_runs.py --model smollm2 --layer 15 --train --n 100 --values 10,20,40 --alphas 1,2,4
+
+1. SAE: trained (``--train``: :func:`train_topk_sae` on :func:`sae_texts`, k=32, d_sae=8 d_model)
+   and saved to ``--sae``, or loaded from it.
+2. Refusal features ranked by the prompt contrast (:func:`refusal_features`): organism train
+   records vs its train XSTest-style, fact and chat prompts; SmolLM2: its shipped SafeEdit-format
+   records vs XSTest-style prompts 0-49 (the sweep's over-refusal uses prompts 50-99).
+3. Sweeps (greedy, default judge): the top feature clamped at each ``--values`` (plus off), the
+   same conditionally at the strongest value, the difference-in-means direction added with each
+   ``--alphas``, and directional ablation. Organism: attacks in the held-out templates 46-48 on
+   test questions, over-refusal on test XSTest-style prompts, KQA on test facts. SmolLM2:
+   HarmBench questions not in the labelled set nor the records (``--n``), XSTest-style 50-99,
+   facts-qa (``--qa``).
+Writes ``<results>/<model>_steering*.csv``, the figures as HTML and the feature table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=("organism", "smollm2"), default="organism")
+    parser.add_argument("--layer", type=int, default=None, help="resid_post layer (default: organism 3, SmolLM2 15)")
+    parser.add_argument("--sae", default=None, help="SAE folder (default interp/steering/weights/<model>)")
+    parser.add_argument("--train", action="store_true", help="train the SAE and save it to --sae")
+    parser.add_argument("--epochs", type=float, default=4.0)
+    parser.add_argument("--values", default="", help="clamp values, comma-separated ('' = no sweep)")
+    parser.add_argument("--alphas", default="", help="activation-addition strengths, comma-separated")
+    parser.add_argument("--positions", default="all", help="clamp positions: all | last")
+    parser.add_argument("--n", type=int, default=100, help="SmolLM2: HarmBench questions in the sweep")
+    parser.add_argument("--qa", type=int, default=50)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--results", default="docs/results")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    import interp
+    from interp.steering import (ablation_sweep, addition_sweep, clamp_sweep, load_sae, refusal_direction,
+                                 refusal_features, sae_texts, train_topk_sae)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    organism = args.model == "organism"
+    model = interp.load_model("organism" if organism else "smollm2-135m-instruct")
+    layer = args.layer if args.layer is not None else (3 if organism else 15)
+    hook = f"blocks.{layer}.hook_resid_post"
+    folder = Path(args.sae or Path(interp.__file__).parent / "steering" / "weights" / args.model)
+    if organism:
+        from interp.data.organism_corpus import build_corpus
+
+        corpus = build_corpus(0)
+        records = list(interp.load_dataset("organism", split="train"))
+        benign_train = [p.prompt for kind in ("xstest", "facts", "chat") for p in corpus.prompts(kind, "train")]
+        harmful = {"heldout-attack": [p.prompt for p in corpus.prompts("heldout_attack", "test")]}
+        benign = {"xstest": [p.prompt for p in corpus.prompts("xstest", "test")]}
+        qa = [(p.prompt, p.answer) for p in corpus.prompts("facts", "test")][: args.qa]
+        exclude: list[str] = []
+    else:
+        from interp.data import real_prompt_sets
+        from interp.evaluate import load_labelled_responses
+
+        records = list(interp.load_dataset(Path(interp.__file__).parent / "data" / "files" / "smollm2_safeedit.json"))
+        seen = {r.prompt_id for r in load_labelled_responses()}
+        questions = {r.question for r in records}
+        sets = real_prompt_sets(args.n, seed=args.seed, exclude_ids=seen)
+        held = [p for p in sets["harmbench"] if p.text not in questions]
+        xs = sets["xstest-style"]
+        benign_train = [p.text for p in xs[:50]]
+        harmful = {"harmbench": held}
+        benign = {"xstest-style": xs[50:]}
+        qa = interp.load_dataset("facts-qa")[: args.qa]
+        exclude = [p.text for p in held]
+
+    if args.train:
+        texts = sae_texts(model, exclude=exclude, seed=args.seed)
+        sae = train_topk_sae(model, hook, texts, k=32, epochs=args.epochs, seed=args.seed, save_to=folder)
+    else:
+        sae = load_sae(folder)
+    meta = sae.cfg.metadata
+    print(f"## SAE {folder}: {hook}, d_sae {sae.cfg.d_sae}, k {sae.cfg.k}; explained variance "
+          f"{meta.explained_variance:.3f}, L0 {meta.l0:.1f}, dead {100 * meta.dead_share:.1f} %, "
+          f"{meta.n_train_tokens} training tokens, {meta.tokens_per_second:.0f} tokens/s "
+          f"(collect {meta.collect_seconds:.0f} s + train {meta.train_seconds:.0f} s)")
+    if not args.values and not args.alphas:
+        return 0
+
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    stem = results / f"{args.model}_steering"
+    ranking = refusal_features(model, sae, records, benign=benign_train)
+    ranking.table.head(50).to_csv(f"{stem}_features.csv", index=False)
+    (results / f"{args.model}_steering_contexts.json").write_text(json.dumps(
+        {str(f): c for f, c in list(ranking.contexts.items())[:10]}, indent=1))
+    top = ranking[0]
+    print(ranking.table.head(5).to_string(float_format=lambda v: f"{v:.3g}"))
+    opts = dict(harmful=harmful, benign=benign, qa=qa, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    frames = []
+    start = time.perf_counter()
+    if args.values:
+        values = [None] + [float(v) for v in args.values.split(",")]
+        sweep = clamp_sweep(model, sae, top, values, positions=args.positions, **opts)
+        frames.append(("clamp", sweep))
+        strongest = clamp_sweep(model, sae, top, values[1:], positions=args.positions, conditional=True, **opts)
+        frames.append(("clamp-conditional", strongest))
+    if args.alphas:
+        direction = refusal_direction(model, [getattr(r, "adversarial_prompt") for r in records] +
+                                      [r.question for r in records], benign_train, hook=hook)
+        frames.append(("addition", addition_sweep(model, direction, [float(a) for a in args.alphas.split(",")],
+                                                  hook=hook, **opts)))
+        frames.append(("ablation", ablation_sweep(model, direction, **opts)))
+    import pandas as pd
+
+    table = pd.concat([f.to_frame().assign(method=name) for name, f in frames], ignore_index=True)
+    table.to_csv(f"{stem}.csv", index=False)
+    for name, f in frames:
+        f.figure().write_html(f"{stem}_{name}.html", include_plotlyjs="cdn")
+    cols = ["method"] + [c for c in table.columns if c.endswith(" %") and "corrected" not in c] + ["fluency"]
+    print(f"\n## {args.model}: feature {top} at {hook}, {time.perf_counter() - start:.0f} s\n")
+    print(table[[c for c in cols if c in table] + [c for c in ("clamp value", "alpha", "ablated") if c in table]]
+          .to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
