@@ -1,14 +1,16 @@
 """SAE refusal steering end to end, behind docs/STEERING.md and the shipped organism SAE.
 
     python scripts/steering_runs.py --model organism --train --out interp/steering/weights/organism
-    python scripts/steering_runs.py --model organism --values 40,60,80,120 --alphas 0.5,1,2,4
-    python scripts/steering_runs.py --model smollm2 --layer 15 --train --n 100 --values 10,20,40 --alphas 1,2,4
+    python scripts/steering_runs.py --model organism --relative --values 0.5,1,1.25,1.5 --alphas 0.25,0.5,1
+    python scripts/steering_runs.py --model smollm2 --layer 15 --train --n 100 --relative --values 0.5,1,1.5 --alphas 0.5,1
 
 1. SAE: trained (``--train``: :func:`train_topk_sae` on :func:`sae_texts`, k=32, d_sae=8 d_model)
    and saved to ``--sae``, or loaded from it.
-2. Refusal features ranked by the prompt contrast (:func:`refusal_features`): organism train
-   records vs its train XSTest-style, fact and chat prompts; SmolLM2: its shipped SafeEdit-format
-   records vs XSTest-style prompts 0-49 (the sweep's over-refusal uses prompts 50-99).
+2. Refusal features (:func:`refusal_features`, ``--rank-by``, default the behaviour contrast:
+   the model's own refusals vs compliance at the last prompt token): organism: 300 train-split
+   attacks (train templates, train questions); SmolLM2: 300 Do-Not-Answer questions not in the
+   sweep. The prompt contrast uses the records' prompts vs benign ones (organism: train
+   XSTest-style, fact and chat prompts; SmolLM2: XSTest-style 0-49, the sweep uses 50-99).
 3. Sweeps (greedy, default judge): the top feature clamped at each ``--values`` (plus off), the
    same conditionally at the strongest value, the difference-in-means direction added with each
    ``--alphas``, and directional ablation. Organism: attacks in the held-out templates 46-48 on
@@ -39,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--values", default="", help="clamp values, comma-separated ('' = no sweep)")
     parser.add_argument("--alphas", default="", help="activation-addition strengths, comma-separated")
     parser.add_argument("--positions", default="all", help="clamp positions: all | last")
+    parser.add_argument("--relative", action="store_true",
+                        help="--values are multiples of the top feature's largest activation seen")
+    parser.add_argument("--rank-by", default="behaviour", choices=("behaviour", "prompt", "response"))
     parser.add_argument("--n", type=int, default=100, help="SmolLM2: HarmBench questions in the sweep")
     parser.add_argument("--qa", type=int, default=50)
     parser.add_argument("--max-new-tokens", type=int, default=48)
@@ -70,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         benign = {"xstest": [p.prompt for p in corpus.prompts("xstest", "test")]}
         qa = [(p.prompt, p.answer) for p in corpus.prompts("facts", "test")][: args.qa]
         exclude: list[str] = []
+        import random
+
+        attacks = [p.prompt for p in corpus.prompts("attack", "train")]
+        random.Random(args.seed).shuffle(attacks)
+        attacks = attacks[:300]
     else:
         from interp.data import real_prompt_sets
         from interp.evaluate import load_labelled_responses
@@ -85,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         benign = {"xstest-style": xs[50:]}
         qa = interp.load_dataset("facts-qa")[: args.qa]
         exclude = [p.text for p in held]
+        # Do-Not-Answer questions not in the sweep: SmolLM2 refuses about a third of them
+        from interp.data.harmful import load_harmful_prompts
+
+        used = {p.text for s in sets.values() for p in s}
+        attacks = [p.text for p in load_harmful_prompts("donotanswer") if p.text not in used][:300]
 
     if args.train:
         texts = sae_texts(model, exclude=exclude, seed=args.seed)
@@ -102,17 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     stem = results / f"{args.model}_steering"
-    ranking = refusal_features(model, sae, records, benign=benign_train)
+    ranking = refusal_features(model, sae, records, benign=benign_train, attacks=attacks, rank_by=args.rank_by)
     ranking.table.head(50).to_csv(f"{stem}_features.csv", index=False)
     (results / f"{args.model}_steering_contexts.json").write_text(json.dumps(
         {str(f): c for f, c in list(ranking.contexts.items())[:10]}, indent=1))
     top = ranking[0]
+    scale = float(ranking.table["max_activation"].iloc[0]) if args.relative else 1.0
     print(ranking.table.head(5).to_string(float_format=lambda v: f"{v:.3g}"))
     opts = dict(harmful=harmful, benign=benign, qa=qa, max_new_tokens=args.max_new_tokens, seed=args.seed)
     frames = []
     start = time.perf_counter()
     if args.values:
-        values = [None] + [float(v) for v in args.values.split(",")]
+        values = [None] + [round(float(v) * scale, 2) for v in args.values.split(",")]
         sweep = clamp_sweep(model, sae, top, values, positions=args.positions, **opts)
         frames.append(("clamp", sweep))
         strongest = clamp_sweep(model, sae, top, values[1:], positions=args.positions, conditional=True, **opts)
