@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_activations.py"],
         # one torch thread: the core-vs-plain ratio is steadiest there on a shared 2-core machine
         ["bench_edits.py", "--threads", "1"],
+        ["bench_sae.py", "--sequences", "1000", "--epochs", "2"],
     ]
     if args.smollm2:
         runs += [
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             ["bench_load.py"],
             ["bench_edits.py", "--model", "smollm2-135m-instruct", "--steps", "3", "--repeats", "1",
              "--batch-size", "4", "--threads", "1"],
+            ["bench_sae.py", "--model", "smollm2-135m-instruct", "--layer", "15", "--sequences", "400"],
         ]
     failed = 0
     for cmd in runs:
