@@ -17,7 +17,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-__all__ = ["FeatureRanking", "feature_activations", "refusal_features", "sae_for_hook"]
+__all__ = ["FeatureRanking", "feature_activations", "per_text_mean", "refusal_features", "sae_for_hook"]
 
 
 def sae_for_hook(model: HookedTransformer, sae: Any, hook: str | None = None) -> str:
@@ -69,7 +69,8 @@ def feature_activations(
     return feats, reducer.text_index, reducer.position
 
 
-def _per_text_mean(feats: Tensor, text_index: Tensor, n_texts: int) -> Float[Tensor, "n_texts d_sae"]:
+def per_text_mean(feats: Tensor, text_index: Tensor, n_texts: int) -> Float[Tensor, "n_texts d_sae"]:
+    """Mean of the rows of `feats` per text (``text_index`` of each row); 0 for a text without rows."""
     sums = torch.zeros(n_texts, feats.shape[1]).index_add_(0, text_index, feats)
     counts = torch.bincount(text_index, minlength=n_texts).clamp(min=1).unsqueeze(1)
     return sums / counts
@@ -228,8 +229,8 @@ def refusal_features(
                           max_length=max_length)
     feats, text_index, position = feature_activations(model, sae, chats, chats.response_mask, hook=hook,
                                                       batch_size=batch_size, progress=progress)
-    means = _per_text_mean(feats, text_index, 2 * n)
-    fires = _per_text_mean((feats > 0).float(), text_index, 2 * n)
+    means = per_text_mean(feats, text_index, 2 * n)
+    fires = per_text_mean((feats > 0).float(), text_index, 2 * n)
     refusal, compliant = means[:n], means[n:]
     table = pd.DataFrame({
         "feature": range(sae.cfg.d_sae),
@@ -250,7 +251,7 @@ def refusal_features(
         last = torch.zeros_like(toks.attention_mask, dtype=torch.bool)
         last[:, -1] = True  # left padding: the last column is every prompt's last token
         pf, pi, pp = feature_activations(model, sae, toks, last, hook=hook, batch_size=batch_size)
-        pm = _per_text_mean(pf, pi, len(harmful) + n_benign)
+        pm = per_text_mean(pf, pi, len(harmful) + n_benign)
         table["harmful_prompt_mean"] = pm[:len(harmful)].mean(0).numpy()
         table["benign_prompt_mean"] = pm[len(harmful):].mean(0).numpy()
         table["prompt_score"] = table["harmful_prompt_mean"] - table["benign_prompt_mean"]
@@ -259,7 +260,7 @@ def refusal_features(
     if attacks is not None:
         bf, bi, bp, btoks, refused = _behaviour_split(model, sae, attacks, hook=hook, judge=judge,
                                                       max_length=max_length, batch_size=batch_size)
-        bm = _per_text_mean(bf, bi, len(refused))
+        bm = per_text_mean(bf, bi, len(refused))
         table["refused_prompt_mean"] = bm[refused].mean(0).numpy()
         table["complied_prompt_mean"] = bm[~refused].mean(0).numpy()
         table["behaviour_score"] = table["refused_prompt_mean"] - table["complied_prompt_mean"]

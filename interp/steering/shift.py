@@ -78,7 +78,7 @@ def feature_shift(
     import pandas as pd
 
     from interp.models import chat_prompt, tokenize
-    from interp.steering.features import _per_text_mean, feature_activations, sae_for_hook
+    from interp.steering.features import per_text_mean, feature_activations, sae_for_hook
 
     if positions not in ("last", "all"):
         raise ValueError(f"positions must be 'last' or 'all', got {positions!r}")
@@ -100,8 +100,8 @@ def feature_shift(
     for label, model in (("base", base), ("edited", edited)):
         feats, text_index, _ = feature_activations(model, sae, toks, mask, hook=hook, batch_size=batch_size,
                                                    progress=progress)
-        means[label] = _per_text_mean(feats, text_index, len(texts)).mean(0)
-        fires[label] = 100 * _per_text_mean((feats > 0).float(), text_index, len(texts)).mean(0)
+        means[label] = per_text_mean(feats, text_index, len(texts)).mean(0)
+        fires[label] = 100 * per_text_mean((feats > 0).float(), text_index, len(texts)).mean(0)
         ev[label] = _explained_variance(model, sae, toks, mask, hook, batch_size)
     table = pd.DataFrame({"feature": range(sae.cfg.d_sae), "base_mean": means["base"].numpy(),
                           "edited_mean": means["edited"].numpy(), "base_fires": fires["base"].numpy(),

@@ -37,7 +37,8 @@ def _organism_pairs(seed: int) -> list[tuple[str, str]]:
 def sae_texts(model: HookedTransformer, *, exclude: Sequence[str] = (), organism_texts: int = 2000,
               seed: int = 0) -> list[str]:
     """Chat-formatted texts to train an SAE on `model` (see the module docstring), shuffled by `seed`."""
-    import interp
+    import interp.data
+    from interp.data import load_dataset
     from interp.data.benign import load_benign_prompts, load_fact_questions
     from interp.data.harmful import load_harmful_prompts
     from interp.data.template_sources import jailbreak_templates
@@ -48,7 +49,7 @@ def sae_texts(model: HookedTransformer, *, exclude: Sequence[str] = (), organism
         texts = [chat_sequence(model, p, r) for p, r in _organism_pairs(seed)]
     else:
         texts = [chat_sequence(model, r.prompt, r.response) for r in load_labelled_responses()]
-        records = interp.load_dataset(Path(interp.__file__).parent / "data" / "files" / "smollm2_safeedit.json")
+        records = load_dataset(Path(interp.data.__file__).parent / "files" / "smollm2_safeedit.json")
         for r in records:
             for prompt in (r.adversarial_prompt, r.question):
                 texts += [chat_sequence(model, prompt, r.safe_generation), chat_sequence(model, prompt, r.unsafe_generation)]
