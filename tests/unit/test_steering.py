@@ -145,7 +145,8 @@ def test_conditional_clamp_only_where_the_feature_fires(tiny_model, sae):
 
     toks = tokenize(tiny_model, [chat_prompt(tiny_model, p) for p in PROMPTS])
     _, cache = tiny_model.run_with_cache(toks.tokens, attention_mask=toks.attention_mask, names_filter=HOOK)
-    last = sae.encode(cache[HOOK][:, -1])
+    with torch.no_grad():
+        last = sae.encode(cache[HOOK][:, -1])
     silent = [f for f in range(sae.cfg.d_sae) if float(last[:, f].max()) == 0.0]
     assert silent, "some feature must be silent at every prompt's last token"
     before = generate(tiny_model, PROMPTS, max_new_tokens=6, progress=False)
