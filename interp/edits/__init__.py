@@ -34,6 +34,7 @@ from collections.abc import Callable
 from interp.edits.batches import (
     AnswerBatch,
     answer_batches,
+    answer_logits,
     answer_tokens,
     mean_answer_nll,
     record_texts,
@@ -76,6 +77,7 @@ __all__ = [
     "SFTConfig",
     "TrainingConfig",
     "answer_batches",
+    "answer_logits",
     "answer_tokens",
     "copy_model",
     "dpo",

@@ -134,6 +134,21 @@ def answer_batches(
     return [full.select(range(start, min(start + batch_size, n))) for start in range(0, n, batch_size)]
 
 
+def answer_logits(model: HookedTransformer, final: Float[Tensor, "batch pos d_model"],
+                  predicting: Bool[Tensor, "batch pos_minus_1"]) -> Float[Tensor, "n vocab"]:
+    """Logits (float32) of ``final[:, :-1][predicting]`` only: final norm, unembedding, soft cap.
+
+    ``final`` is the residual stream after the last block (``model(..., stop_at_layer=n_layers)``);
+    rows come in row-major order of ``predicting``. Memory holds (n, d_vocab), not (batch, pos, d_vocab).
+    """
+    resid = final[:, :-1][predicting][None]  # (1, n, d_model): norm and unembedding act per position
+    if model.cfg.normalization_type is not None:
+        resid = model.ln_final(resid)
+    logits = model.unembed(resid)[0].float()
+    cap = getattr(model.cfg, "output_logits_soft_cap", -1.0) or -1.0
+    return cap * torch.tanh(logits / cap) if cap > 0 else logits
+
+
 def token_logprobs(model: HookedTransformer, batch: AnswerBatch) -> Float[Tensor, "batch pos_minus_1"]:
     """``log p(token t | tokens < t)`` on the answer tokens, 0 elsewhere, in float32.
 
@@ -156,14 +171,7 @@ def token_logprobs(model: HookedTransformer, batch: AnswerBatch) -> Float[Tensor
     """
     predicting = batch.loss_mask[:, 1:]
     final = model(batch.tokens, attention_mask=batch.attention_mask, stop_at_layer=model.cfg.n_layers)
-    resid = final[:, :-1][predicting][None]  # (1, n_answer, d_model): norm and unembedding act per position
-    if model.cfg.normalization_type is not None:
-        resid = model.ln_final(resid)
-    logits = model.unembed(resid)[0].float()
-    cap = getattr(model.cfg, "output_logits_soft_cap", -1.0) or -1.0
-    if cap > 0:
-        logits = cap * torch.tanh(logits / cap)
-    nll = F.cross_entropy(logits, batch.tokens[:, 1:][predicting], reduction="none")
+    nll = F.cross_entropy(answer_logits(model, final, predicting), batch.tokens[:, 1:][predicting], reduction="none")
     out = torch.zeros(predicting.shape, dtype=nll.dtype, device=nll.device)
     return out.masked_scatter(predicting, -nll)
 

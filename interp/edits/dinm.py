@@ -42,7 +42,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from interp.checks import record_label, record_text
-from interp.edits.batches import answer_tokens
+from interp.edits.batches import answer_logits, answer_tokens
 from interp.edits.config import EditConfig
 from interp.hooks import mlp_post, resid_mid
 from interp.edits.core import copy_model, train
@@ -247,11 +247,8 @@ def _answer_logprobs(model: HookedTransformer, batch: DINMBatch, predicting: Ten
 
 def _unembed_logprobs(model: HookedTransformer, final: Float[Tensor, "b pos d_model"], predicting: Tensor
                       ) -> Float[Tensor, "n vocab"]:
-    """Final norm, unembedding and log-softmax (float32) of ``final[:, :-1][predicting]`` only."""
-    resid = final[:, :-1][predicting][None]  # (1, n, d_model): norm and unembedding act per position
-    if model.cfg.normalization_type is not None:
-        resid = model.ln_final(resid)
-    return F.log_softmax(model.unembed(resid)[0].float(), dim=-1)
+    """Log-softmax of :func:`~interp.edits.batches.answer_logits` (the answer positions only)."""
+    return F.log_softmax(answer_logits(model, final, predicting), dim=-1)
 
 
 def dinm_loss(model: HookedTransformer, batch: DINMBatch, *, c_edit: float, kl_grad: bool = True
