@@ -17,7 +17,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-__all__ = ["FeatureRanking", "feature_activations", "per_text_mean", "refusal_features", "sae_for_hook"]
+__all__ = ["FeatureRanking", "encode_rows", "feature_activations", "per_text_mean", "refusal_features", "sae_for_hook",
+           "token_rows"]
 
 
 def sae_for_hook(model: HookedTransformer, sae: Any, hook: str | None = None) -> str:
@@ -37,7 +38,39 @@ def sae_for_hook(model: HookedTransformer, sae: Any, hook: str | None = None) ->
     return hook
 
 
+def token_rows(
+    model: HookedTransformer,
+    tokens: Any,
+    mask: torch.Tensor,
+    *,
+    hook: str,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> tuple[Float[Tensor, "n_tokens d"], Int[Tensor, " n_tokens"], Int[Tensor, " n_tokens"]]:
+    """`hook`'s activation at each selected token: (rows float32 on CPU, text_index, position).
+
+    Parameters
+    ----------
+    tokens : Tokenized or ChatTokens
+    mask : BoolTensor of shape (n_texts, pos)
+        The tokens to keep (padding is never selected).
+    """
+    from interp.activations import TokenRows, collect_activations
+
+    reducer = TokenRows()
+    rows = collect_activations(model, getattr(tokens, "tokenized", tokens), reducer={hook: reducer},
+                               position_mask=mask, batch_size=batch_size, progress=progress)[hook]
+    return rows, reducer.text_index, reducer.position
+
+
 @torch.no_grad()
+def encode_rows(sae: Any, rows: Float[Tensor, "n d"], *, chunk: int = 4096) -> Float[Tensor, "n d_sae"]:
+    """``sae.encode`` of activation rows, in chunks, float32 on CPU."""
+    device, dtype = sae.W_dec.device, sae.W_dec.dtype
+    return torch.cat([sae.encode(rows[i: i + chunk].to(device=device, dtype=dtype)).float().cpu()
+                      for i in range(0, len(rows), chunk)])
+
+
 def feature_activations(
     model: HookedTransformer,
     sae: Any,
@@ -50,23 +83,11 @@ def feature_activations(
 ) -> tuple[Float[Tensor, "n_tokens d_sae"], Int[Tensor, " n_tokens"], Int[Tensor, " n_tokens"]]:
     """SAE feature activations of the selected tokens: (acts, text_index, position).
 
-    Parameters
-    ----------
-    tokens : Tokenized or ChatTokens
-    mask : BoolTensor of shape (n_texts, pos)
-        The tokens to encode (padding is never selected).
+    :func:`token_rows` at the SAE's hook, then :func:`encode_rows`.
     """
-    from interp.activations import TokenRows, collect_activations
-
-    hook = sae_for_hook(model, sae, hook)
-    tokenized = getattr(tokens, "tokenized", tokens)
-    reducer = TokenRows()
-    rows = collect_activations(model, tokenized, reducer={hook: reducer}, position_mask=mask,
-                               batch_size=batch_size, progress=progress)[hook]
-    device, dtype = sae.W_dec.device, sae.W_dec.dtype
-    feats = torch.cat([sae.encode(rows[i: i + 4096].to(device=device, dtype=dtype)).float().cpu()
-                       for i in range(0, len(rows), 4096)])
-    return feats, reducer.text_index, reducer.position
+    rows, text_index, position = token_rows(model, tokens, mask, hook=sae_for_hook(model, sae, hook),
+                                            batch_size=batch_size, progress=progress)
+    return encode_rows(sae, rows), text_index, position
 
 
 def per_text_mean(feats: Tensor, text_index: Tensor, n_texts: int) -> Float[Tensor, "n_texts d_sae"]:

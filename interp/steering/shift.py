@@ -78,7 +78,8 @@ def feature_shift(
     import pandas as pd
 
     from interp.models import chat_prompt, tokenize
-    from interp.steering.features import per_text_mean, feature_activations, sae_for_hook
+    from interp.steering.features import encode_rows, per_text_mean, sae_for_hook, token_rows
+    from interp.steering.sae import sae_stats
 
     if positions not in ("last", "all"):
         raise ValueError(f"positions must be 'last' or 'all', got {positions!r}")
@@ -98,11 +99,11 @@ def feature_shift(
         mask[torch.arange(len(mask)), first] = False
     means, fires, ev = {}, {}, {}
     for label, model in (("base", base), ("edited", edited)):
-        feats, text_index, _ = feature_activations(model, sae, toks, mask, hook=hook, batch_size=batch_size,
-                                                   progress=progress)
+        rows, text_index, _ = token_rows(model, toks, mask, hook=hook, batch_size=batch_size, progress=progress)
+        feats = encode_rows(sae, rows)
         means[label] = per_text_mean(feats, text_index, len(texts)).mean(0)
         fires[label] = 100 * per_text_mean((feats > 0).float(), text_index, len(texts)).mean(0)
-        ev[label] = _explained_variance(model, sae, toks, mask, hook, batch_size)
+        ev[label] = float(sae_stats(sae, rows)["explained_variance"]) if len(rows) > 1 else float("nan")
     table = pd.DataFrame({"feature": range(sae.cfg.d_sae), "base_mean": means["base"].numpy(),
                           "edited_mean": means["edited"].numpy(), "base_fires": fires["base"].numpy(),
                           "edited_fires": fires["edited"].numpy()})
@@ -114,12 +115,3 @@ def feature_shift(
         table = table.reset_index(drop=True)
     return FeatureShift(table=table, explained_variance=ev, hook=hook, n_prompts=len(texts), positions=positions)
 
-
-def _explained_variance(model: HookedTransformer, sae: Any, toks: Any, mask: torch.Tensor, hook: str,
-                        batch_size: int) -> float:
-    from interp.activations import TokenRows, collect_activations
-    from interp.steering.sae import sae_stats
-
-    rows = collect_activations(model, toks, reducer={hook: TokenRows()}, position_mask=mask,
-                               batch_size=batch_size, progress=False)[hook]
-    return float(sae_stats(sae, rows)["explained_variance"]) if len(rows) > 1 else float("nan")
