@@ -230,7 +230,6 @@ def refusal_features(
     import pandas as pd
 
     from interp.activations import tokenize_chat
-    from interp.models import chat_prompt, tokenize
 
     triples = [_record_triple(r, i) for i, r in enumerate(records)]
     if not triples:
@@ -268,16 +267,14 @@ def refusal_features(
         harmful = list(dict.fromkeys(prompts + [q for r in records if isinstance(q := getattr(r, "question", None), str)]))
         benign_texts = [getattr(b, "text", b) for b in benign]
         n_benign = len(benign_texts)
-        toks = tokenize(model, [chat_prompt(model, p) for p in harmful + benign_texts], max_length=max_length)
-        last = torch.zeros_like(toks.attention_mask, dtype=torch.bool)
-        last[:, -1] = True  # left padding: the last column is every prompt's last token
-        pf, pi, pp = feature_activations(model, sae, toks, last, hook=hook, batch_size=batch_size)
+        pf, pi, pp, ptoks = _last_prompt_token_features(model, sae, harmful + benign_texts, hook=hook,
+                                                        max_length=max_length, batch_size=batch_size)
         pm = per_text_mean(pf, pi, len(harmful) + n_benign)
         table["harmful_prompt_mean"] = pm[:len(harmful)].mean(0).numpy()
         table["benign_prompt_mean"] = pm[len(harmful):].mean(0).numpy()
         table["prompt_score"] = table["harmful_prompt_mean"] - table["benign_prompt_mean"]
         table["max_activation"] = torch.maximum(feats.max(0).values, pf.max(0).values).numpy()
-        sources.append((pf, pi, pp, toks.tokens))
+        sources.append((pf, pi, pp, ptoks))
     if attacks is not None:
         bf, bi, bp, btoks, refused = _behaviour_split(model, sae, attacks, hook=hook, judge=judge,
                                                       max_length=max_length, batch_size=batch_size)
@@ -299,7 +296,6 @@ def _behaviour_split(model: HookedTransformer, sae: Any, attacks: Sequence[Any],
                      max_length: int, batch_size: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Last-prompt-token features of `attacks` and whether the model refuses each (greedy, 24 tokens)."""
     from interp.evaluate import generate, resolve_judge
-    from interp.models import chat_prompt, tokenize
 
     texts = [getattr(a, "text", a) for a in attacks]
     judge = resolve_judge(judge, model, refusal=True)
@@ -308,11 +304,20 @@ def _behaviour_split(model: HookedTransformer, sae: Any, attacks: Sequence[Any],
     if bool(refused.all()) or not bool(refused.any()):
         raise ValueError(f"the model {'refuses' if bool(refused.all()) else 'complies with'} all {len(texts)} attack "
                          "prompts: the behaviour contrast needs both outcomes; give other attacks")
-    toks = tokenize(model, [chat_prompt(model, t) for t in texts], max_length=max_length)
+    return (*_last_prompt_token_features(model, sae, texts, hook=hook, max_length=max_length,
+                                         batch_size=batch_size), refused)
+
+
+def _last_prompt_token_features(model: HookedTransformer, sae: Any, prompts: Sequence[str], *, hook: str,
+                                max_length: int, batch_size: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Features at the last token of each chat-wrapped prompt: (feats, text_index, position, tokens)."""
+    from interp.models import chat_prompt, tokenize
+
+    toks = tokenize(model, [chat_prompt(model, p) for p in prompts], max_length=max_length)
     last = torch.zeros_like(toks.attention_mask, dtype=torch.bool)
-    last[:, -1] = True
+    last[:, -1] = True  # left padding: the last column is every prompt's last token
     feats, index, position = feature_activations(model, sae, toks, last, hook=hook, batch_size=batch_size)
-    return feats, index, position, toks.tokens, refused
+    return feats, index, position, toks.tokens
 
 
 def _top_contexts(tokenizer: Any, sources: list[tuple[Tensor, Tensor, Tensor, Tensor]], feature: int,
