@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "region_toxicity": "probes.scoring",
     "top_toxic_value_vectors": "probes.scoring",
     "toxic_subspace": "probes.scoring",
+    "toxic_direction": "probes.scoring",
 }
 
 __all__ = sorted(_EXPORTS)

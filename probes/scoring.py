@@ -26,10 +26,17 @@ if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
 
 __all__ = ["RegionToxicity", "ToxicSubspace", "region_toxicity", "top_toxic_value_vectors",
-           "toxic_subspace", "value_vector_toxicity"]
+           "toxic_direction", "toxic_subspace", "value_vector_toxicity"]
 
 
-def _direction(model: HookedTransformer, probe: LinearProbe | Tensor) -> Float[Tensor, " d_model"]:
+def toxic_direction(model: HookedTransformer, probe: LinearProbe | Tensor) -> Float[Tensor, " d_model"]:
+    """The unit toxic direction ``w`` of a probe (or of a given vector), checked against `model`.
+
+    Returns
+    -------
+    Tensor of shape (d_model,)
+        float32, CPU, unit L2 norm.
+    """
     if isinstance(probe, LinearProbe):
         w = probe.direction
         source = f"probe (trained on {getattr(probe, 'hook_', 'an unknown hook')})"
@@ -80,7 +87,7 @@ def value_vector_toxicity(
     Tensor of shape (d_mlp,)
         ``cos(W_out[layer][i], w)`` (float32, CPU); a zero value vector scores 0.
     """
-    w = _direction(model, probe)
+    w = toxic_direction(model, probe)
     W = _w_out(model, _check_layer(model, layer))
     return F.cosine_similarity(W, w[None, :], dim=1)
 
@@ -163,7 +170,7 @@ def region_toxicity(
 def _all_cosines(model: HookedTransformer, probe: LinearProbe | Tensor,
                  layers: Any) -> tuple[Tensor, Tensor, Tensor]:
     """(cosines, layer index, neuron index) of every value vector of ``layers``, flattened."""
-    w = _direction(model, probe)
+    w = toxic_direction(model, probe)
     layers = range(model.cfg.n_layers) if layers is None else [_check_layer(model, l) for l in layers]
     cos, lay, idx = [], [], []
     for layer in layers:
@@ -254,7 +261,7 @@ def toxic_subspace(
     rows = torch.stack([_w_out(model, int(l))[int(i)] for l, i in zip(vectors["layer"], vectors["index"])])
     rows = F.normalize(rows, dim=1)
     _, s, vh = torch.linalg.svd(rows.double(), full_matrices=False)
-    w = _direction(model, probe).double()
+    w = toxic_direction(model, probe).double()
     signs = torch.where(vh @ w < 0, -1.0, 1.0).to(vh.dtype)
     vh = vh * signs[:, None]
     ratio = s**2 / (s**2).sum()

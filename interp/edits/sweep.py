@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from interp.intervals import mean_interval
 from interp.checks import record_label, record_text
 from interp.edits.dinm import DINMConfig, dinm
 from interp.evaluate import SAFETY_FIELDS, generate, judged_rate, ngram_entropy, qa_accuracy, resolve_judge
@@ -33,25 +34,10 @@ if TYPE_CHECKING:
 
     from interp.evaluate import Rate
 
-__all__ = ["DINMSweep", "dinm_sweep", "layer_sweep", "mean_interval"]
+__all__ = ["DINMSweep", "dinm_sweep", "layer_sweep"]
 
 #: per-record measures, each ``<name>_before`` and ``<name>_after`` in the rows (percent)
 MEASURES = ("refusal_adv", "refusal_gen", "unsafe_adv", "unsafe_gen", "fluency")
-
-
-def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float, float]:
-    """``(mean, std, low, high)``: the mean over `values` with a two-sided t-interval at confidence
-    `level` (NaNs dropped; std and interval NaN below two values)."""
-    from scipy import stats
-
-    x = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
-    if len(x) == 0:
-        return (math.nan,) * 4
-    mean, std = float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else math.nan
-    if len(x) < 2:
-        return mean, std, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1)) * std / math.sqrt(len(x))
-    return mean, std, mean - half, mean + half
 
 
 def _record_prompts(record: Any, i: int) -> list[str]:
@@ -117,7 +103,9 @@ class DINMSweep:
             for m in ("refusal_adv", "refusal_gen", "unsafe_adv", "unsafe_gen"):
                 row[f"{m}_before"] = float(group[f"{m}_before"].mean())
                 row[f"{m}_after"] = float(group[f"{m}_after"].mean())
-                mean, std, low, high = mean_interval(group[f"{m}_gain"].tolist())
+                gains = group[f"{m}_gain"].dropna()
+                mean, low, high = mean_interval(gains.tolist())
+                std = float(gains.std(ddof=1)) if len(gains) > 1 else math.nan
                 row.update({f"{m}_gain": mean, f"{m}_gain_std": std, f"{m}_gain_low": low, f"{m}_gain_high": high})
             row["kqa"], row["kqa_change"] = float(group["kqa"].mean()), float(group["kqa_change"].mean())
             row["fluency_before"] = float(group["fluency_before"].mean())
@@ -162,7 +150,7 @@ class DINMSweep:
             out.append({"locator": method, "n_records": len(pairs), "distinct_layers": len(set(layers)),
                         f"{measure}_located": float(np.mean([a for a, _ in pairs])) if pairs else math.nan,
                         "best_layer": int(best), f"{measure}_best": float(np.mean([b for _, b in pairs])) if pairs
-                        else math.nan, "difference": diff[0], "difference_low": diff[2], "difference_high": diff[3]})
+                        else math.nan, "difference": diff[0], "difference_low": diff[1], "difference_high": diff[2]})
         return pd.DataFrame(out)
 
     def figure(self, measure: str = "refusal_gen_gain") -> Any:
