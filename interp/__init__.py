@@ -48,8 +48,15 @@ _EXPORTS: dict[str, str] = {
     "behaviour_row": "interp.evaluate",
     "build_safeedit": "interp.evaluate",
     "inference_layout": "interp.layout",
-    # edits
+    # edits, mechanisms, the comparison
     "EditResult": "interp.edits",
+    "flow_shift": "interp.mechanisms",
+    "region_flow": "interp.mechanisms",
+    "residual_shift": "interp.mechanisms",
+    "weight_diff": "interp.mechanisms",
+    "harmful_embedding_drift": "interp.mechanisms",
+    "compare_mechanisms": "interp.compare",
+    "MechanismComparison": "interp.compare",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -61,7 +68,8 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     if name in {"checks", "data", "models", "hooks", "activations", "locate", "evaluate", "organism", "layout",
-                "kv_cache", "decoding", "edits", "steering"}:
+                "kv_cache", "decoding", "edits", "steering", "mechanisms", "compare",
+                "intervals", "report"}:
         return importlib.import_module(f"interp.{name}")
     raise AttributeError(f"module 'interp' has no attribute {name!r}")
 

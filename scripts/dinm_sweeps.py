@@ -1,7 +1,7 @@
 """DINM sweeps behind docs/DINM.md: over layers (does the located layer edit best?) and over lr x steps.
 
     python scripts/dinm_sweeps.py --model organism --what layers --records 20
-    python scripts/dinm_sweeps.py --model smollm2 --what layers --records 10 --layers 3,9,15,21,22,27,29 --qa 20
+    python scripts/dinm_sweeps.py --model smollm2 --what layers --records 10 --layers 3,9,15,21,22,27,29 --qa 20 --set c_edit=0.1
     python scripts/dinm_sweeps.py --model organism --what grid --records 20 --grid lr=5e-4,2e-3,5e-3,1e-2 layer=0,5
     python scripts/dinm_sweeps.py --model smollm2 --what grid --records 20 --grid kl_grad=True,False --name kl_grad
 
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", default=None, help="comma-separated (default every layer)")
     parser.add_argument("--grid", nargs="+", default=["lr=5e-4,1e-3,2e-3,5e-3,1e-2"],
                         help="grid: DINM option=comma-separated values (Python literals)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="OPTION=VALUE",
+                        help="fixed DINM options for every edit (Python literals), e.g. c_edit=0.1")
     parser.add_argument("--name", default=None, help="file stem (default <model>_<what>)")
     parser.add_argument("--qa", type=int, default=50, help="SmolLM2: first N facts-qa questions for KQA")
     parser.add_argument("--threads", type=int, default=None)
@@ -54,14 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         records = list(interp.load_dataset(Path(interp.__file__).parent / "data" / "files" / "smollm2_safeedit.json"))
         qa = interp.load_dataset("facts-qa")[: args.qa]
     records = records[args.first: args.first + args.records]
+    fixed = {key: ast.literal_eval(value) for key, value in (item.split("=", 1) for item in args.set)}
     start = time.perf_counter()
     if args.what == "layers":
         layers = None if args.layers is None else [int(x) for x in args.layers.split(",")]
-        sweep = layer_sweep(model, records, layers, qa=qa, seed=args.seed)
+        sweep = layer_sweep(model, records, layers, qa=qa, seed=args.seed, **fixed)
     else:
         grid = {key: [ast.literal_eval(v) for v in values.split(",")]
                 for key, values in (item.split("=", 1) for item in args.grid)}
-        sweep = dinm_sweep(model, records, grid, qa=qa, seed=args.seed)
+        sweep = dinm_sweep(model, records, grid, qa=qa, seed=args.seed, **fixed)
     seconds = time.perf_counter() - start
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

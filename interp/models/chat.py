@@ -137,7 +137,7 @@ def tokenize(
     padding_side : {"left", "right"}, default="left"
         Left padding keeps the last real token at position -1 (generation, last-token reads).
     max_length : int, optional
-        Longest kept sequence; default ``model.cfg.n_ctx``. Longer texts lose their FIRST tokens
+        Longest kept sequence; default (and at most) ``model.cfg.n_ctx``. Longer texts lose their FIRST tokens
         (the end of a chat, where the answer starts, is kept), with one ``UserWarning`` naming
         the text and the number of tokens dropped.
 
@@ -164,8 +164,9 @@ def tokenize(
         raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     n_ctx = model.cfg.n_ctx
     limit = n_ctx if max_length is None else max_length
-    if not isinstance(limit, int) or limit < 1:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"max_length must be a positive int, got {max_length!r}")
+    limit = min(limit, n_ctx)  # a longer max_length could not run: positions stop at n_ctx
 
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
     dropped: dict[int, int] = {}

@@ -23,9 +23,10 @@ LAYERS: dict[str, int] = {
     "interp.locate": 4, "probes": 4,
     "interp.evaluate": 5, "interp.mechanisms": 5,
     "interp.edits": 6, "interp.steering": 6, "interp.organism": 6,
-    "interp.executors": 7, "interp.compare": 7,
-    "interp.report": 8,
-    "interp.cli": 9, "interp": 10,  # the package root only re-exports, lazily
+    "interp.intervals": 0,
+    "interp.report": 7,  # below the comparison: it renders whatever it is given
+    "interp.executors": 8, "interp.compare": 9,
+    "interp.cli": 10, "interp": 11,  # the package root only re-exports, lazily
 }
 
 

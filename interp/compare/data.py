@@ -1,0 +1,118 @@
+"""The data of one comparison, split so that nothing evaluated was trained on, and each model's
+measured settings (the methods' options that work on it, from docs/EDITS.md)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PROFILES", "ComparisonData", "comparison_data", "profile_for"]
+
+#: Per-model settings. Organism: DPO 30 steps (100 over-train: KQA -48), Vaccine as measured in
+#: ``interp.edits.vaccine`` (40 steps, batch 4, lr 2e-4). SmolLM2: SFT with retention answers at lr
+#: 1e-5 (refusal-only SFT/DPO made it refuse 79-90 % of safe prompts), DPO at lr 5e-6 with prompts
+#: cut to 512 tokens (memory), Vaccine at SFT's settings.
+PROFILES: dict[str, dict[str, Any]] = {
+    "organism": {
+        "methods": {"dinm": {}, "sft": {}, "dpo": {"steps": 30}, "vaccine": {"steps": 40, "batch_size": 4, "lr": 2e-4}},
+        "attack": {"steps": 30, "n_samples": 200, "harmful_ratio": 0.1},
+        "keys": {"k": 7, "factor": 10.0},
+        "n_eval": 30, "n_benign": 30, "probe_records": 400, "max_new_tokens": 48, "layer_sweep": True,
+    },
+    "smollm2-135m-instruct": {
+        "methods": {"dinm": {}, "sft": {"steps": 20, "lr": 1e-5, "batch_size": 8},
+                    "dpo": {"steps": 20, "lr": 5e-6, "batch_size": 4, "max_length": 512},
+                    "vaccine": {"steps": 20, "lr": 1e-5, "batch_size": 8}},
+        "attack": {"steps": 20, "n_samples": 80, "harmful_ratio": 0.2, "lr": 1e-5, "max_length": 512},
+        "keys": {"k": 7, "factor": 10.0},
+        "n_eval": 15, "n_benign": 50, "probe_records": None, "max_new_tokens": 48, "layer_sweep": False,
+    },
+}
+
+
+def profile_for(name: str) -> dict[str, Any]:
+    """The settings of a known model; a local folder or another name gets SmolLM2's (a real chat model).
+    Add an entry to :data:`PROFILES` under a model's ``cfg.model_name`` to give it its own."""
+    return PROFILES.get(name, PROFILES["smollm2-135m-instruct"])
+
+
+@dataclass
+class ComparisonData:
+    """Records and prompts of one comparison.
+
+    Attributes
+    ----------
+    train : list
+        Records SFT / DPO / Vaccine and the attack train on (plus retention pairs for real models).
+    instances : list
+        DINM's single-record edits (one edit per instance).
+    eval_records : list
+        SafeEdit evaluation records: in neither `train` nor `instances`.
+    benign : list of str
+        Safe prompts that merely sound unsafe (over-refusal).
+    probe_records : list
+        Records the toxicity probe is trained on.
+    alignment_pairs : list of (prompt, response)
+        The alignment data whose Harmful Embedding Drift is measured.
+    source : str
+    """
+
+    train: list[Any]
+    instances: list[Any]
+    eval_records: list[Any]
+    benign: list[str]
+    probe_records: list[Any]
+    alignment_pairs: list[tuple[str, str]]
+    source: str
+
+    @property
+    def flow_prompts(self) -> list[str]:
+        return [r.adversarial_prompt for r in self.eval_records]
+
+
+def comparison_data(name: str, model: Any, *, n_instances: int, n_eval: int | None = None,
+                    dataset: Any = None, seed: int = 0) -> ComparisonData:
+    """Split the data of model `name` (``"organism"`` or a real model) for one comparison.
+
+    Organism: train split for training and the probe; test split for DINM's instances (first
+    `n_instances`) and evaluation (the next `n_eval`); the corpus's XSTest-style test prompts.
+    Real models: `dataset` (default SmolLM2's shipped SafeEdit-format records) split into DINM
+    instances, evaluation records and training records; XSTest-style prompts from the real sets.
+    """
+    profile = profile_for(name)
+    n_eval = n_eval or profile["n_eval"]
+    rng = random.Random(seed)
+    if name == "organism" and dataset is None:
+        from interp.data import load_dataset
+        from interp.data.organism_corpus import build_corpus
+
+        train = list(load_dataset("organism", split="train"))
+        test = list(load_dataset("organism", split="test"))
+        instances, eval_records = test[:n_instances], test[n_instances:n_instances + n_eval]
+        benign = [p.prompt for p in build_corpus(0).prompts("xstest", "test")][: profile["n_benign"]]
+        k = profile["probe_records"]
+        probe_records = rng.sample(train, k) if k and k < len(train) else train
+        source = f"organism SafeEdit-style corpus: train split {len(train)}, test split {len(test)}"
+    else:
+        from interp.data import load_dataset, real_prompt_sets
+
+        if dataset is None:
+            import interp.data
+
+            dataset = load_dataset(Path(interp.data.__file__).parent / "files" / "smollm2_safeedit.json")
+            source = "SmolLM2's shipped SafeEdit-format records (its own answers to HarmBench questions)"
+        else:
+            source = f"user dataset ({len(dataset)} records)"
+        records = list(dataset)
+        if len(records) < n_instances + n_eval + 4:
+            raise ValueError(f"comparison_data: {len(records)} records; need at least {n_instances + n_eval + 4} "
+                             f"(n_instances={n_instances}, n_eval={n_eval}, 4 to train on)")
+        instances, eval_records = records[:n_instances], records[n_instances:n_instances + n_eval]
+        train = records[n_instances + n_eval:]
+        benign = [p.text for p in real_prompt_sets(profile["n_benign"], seed=seed)["xstest-style"]][: profile["n_benign"]]
+        probe_records = train
+    pairs = [(r.adversarial_prompt, r.safe_generation) for r in train[:32]]
+    return ComparisonData(train=train, instances=instances, eval_records=eval_records, benign=benign,
+                          probe_records=probe_records, alignment_pairs=pairs, source=source)
