@@ -171,6 +171,20 @@ def evaluate_claims(table: Any, details: dict[Any, Any], layer_sweep: Any = None
     else:
         add("Vaccine limits harmful embedding drift", huang, NOT_RUN, (math.nan,) * 3 + (0,),
             "needs vaccine, sft and attack=True")
+    if "refusal_features_shift" in table:
+        for method in [m for m in table["method"].unique() if m != "base"]:
+            up = _value(table, method, "refusal_features_shift")
+            down = _value(table, method, "compliance_features_shift")
+            layers = _runs(table, method).get("edited_layer")
+            status = (HOLDS if up[0] > 0 and down[0] < 0 else
+                      UNSURE if abs(up[0]) < 1e-9 and abs(down[0]) < 1e-9 else FAILS)
+            note = ("; the SAE reads a layer before the edited one, so the features cannot move: the edit acts "
+                    "downstream of them" if status == UNSURE and layers is not None else "")
+            add(f"{method.upper()} works through the SAE's refusal features (raises the top-10 refusal features and "
+                "lowers the top-10 compliance features at the decision point)", "O'Brien et al. 2024 (features); "
+                "this toolkit's question", status, up,
+                f"mean shift of the refusal features {_fmt(*up[:3])}, of the compliance features {_fmt(*down[:3])}"
+                + note)
     hase = "Hase et al. 2023 (for ROME); DINM assumes it"
     if layer_sweep is not None:
         lvb = layer_sweep.located_vs_best()

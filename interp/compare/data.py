@@ -19,7 +19,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "methods": {"dinm": {}, "sft": {}, "dpo": {"steps": 30}, "vaccine": {"steps": 40, "batch_size": 4, "lr": 2e-4}},
         "attack": {"steps": 30, "n_samples": 200, "harmful_ratio": 0.1},
         "keys": {"k": 7, "factor": 10.0},
-        "n_eval": 30, "n_benign": 30, "probe_records": 400, "max_new_tokens": 48, "layer_sweep": True,
+        "n_eval": 24, "n_benign": 30, "probe_records": 400, "max_new_tokens": 32, "layer_sweep": True,
     },
     "smollm2-135m-instruct": {
         "methods": {"dinm": {}, "sft": {"steps": 20, "lr": 1e-5, "batch_size": 8},

@@ -87,6 +87,7 @@ def measure_edit(
     max_new_tokens: int,
     seed: int,
     attack: bool = True,
+    sae_features: tuple[Any, list[int], list[int]] | None = None,
 ) -> RunMeasurement:
     """Measure `edit` (an :class:`~interp.edits.EditResult` of `base`) in every way of this module.
 
@@ -112,6 +113,9 @@ def measure_edit(
         Options of :func:`interp.edits.scale_toxic_keys`.
     base_toxicity : RegionToxicity
         The base model's region toxicity (for the relative change).
+    sae_features : (SAE, refusal feature ids, compliance feature ids), optional
+        Adds the mean shift of each group at the last prompt token of `flow_prompts`
+        (:func:`interp.steering.feature_shift`).
     """
     import probes
 
@@ -140,6 +144,16 @@ def measure_edit(
     row.update({"params_changed": len(diffs), "weight_diff_total": float((diffs["diff_norm"] ** 2).sum() ** 0.5),
                 "weight_diff_region_relative": float(region_rows["relative"].iloc[0]) if len(region_rows) else 0.0})
     details: dict[str, Any] = {"flow": flow, "readout": readout, "weight_diff": diffs}
+    if sae_features is not None:
+        from interp.steering import feature_shift
+
+        sae, refusal, compliance = sae_features
+        shift = feature_shift(sae, base, model, flow_prompts, features=refusal + compliance)
+        by_feature = shift.table.set_index("feature")["shift"]
+        row.update({"refusal_features_shift": float(by_feature.loc[refusal].mean()),
+                    "compliance_features_shift": float(by_feature.loc[compliance].mean()),
+                    "sae_explained_variance": shift.explained_variance["edited"]})
+        details["feature_shift"] = shift
 
     if attack:
         attacked = harmful_finetune(model, attack_data, seed=seed, progress=False, **attack_options)

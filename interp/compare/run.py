@@ -44,6 +44,20 @@ def _one_pass(records: list[Any], config: Any, seed: int) -> list[Any]:
     return random.Random(seed).sample(records, need) if 0 < need < len(records) else records
 
 
+def _sae_features(name: str, model: Any, records: list[Any], n: int = 10) -> tuple[Any, list[int], list[int]] | None:
+    """The shipped SAE of `name` with its `n` top refusal and `n` top compliance features (the two
+    ends of the response contrast on 64 records), or None when no SAE ships for the model."""
+    from interp.steering import load_sae, refusal_features
+    from interp.steering.sae import SHIPPED_SAES
+
+    if name not in SHIPPED_SAES:
+        return None
+    sae = load_sae(name, device=str(model.cfg.device))
+    ranking = refusal_features(model, sae, records[:64], rank_by="response", n_contexts=0, progress=False)
+    features = [int(f) for f in ranking.table["feature"]]
+    return sae, features[:n], features[-n:]
+
+
 def _check_methods(methods: Sequence[str]) -> list[str]:
     from interp.edits import EDIT_METHODS
 
@@ -87,7 +101,7 @@ def compare_mechanisms(
     n_instances : int, default=3
         DINM edits per seed, each on one record (mean and interval over them, as in the paper).
     n_eval : int, optional
-        Evaluation records (default the profile's: 30 organism, 15 SmolLM2).
+        Evaluation records (default the profile's: 24 organism, 15 SmolLM2).
     seeds : sequence of int, default=(0,)
     attack : bool, default=True
         Run the harmful fine-tuning attack on every model (permanence and HED).
@@ -146,10 +160,11 @@ def compare_mechanisms(
     layer = located.layer_counts.most_common(1)[0][0]
     region = Region(layer)
     base_tox = probes.region_toxicity(model, probe, region)
-    common = dict(probe=probe, region=region, records=data.eval_records, benign=data.benign,
+    common = dict(sae_features=_sae_features(name, model, data.probe_records), probe=probe, region=region, records=data.eval_records, benign=data.benign,
                   flow_prompts=data.flow_prompts, attack_data=data.train, attack_options=attack_opts,
                   alignment_pairs=data.alignment_pairs, key_options=key_opts, base_toxicity=base_tox,
                   max_new_tokens=profile["max_new_tokens"], attack=attack)
+    stages = {"probe and location": time.perf_counter() - start}
     bar.update(1)
     bar.set_postfix_str("base")
     rows, details, samples = [], {}, {}
@@ -181,7 +196,9 @@ def compare_mechanisms(
     if (profile["layer_sweep"] if layer_sweep is None else layer_sweep) and "dinm" in methods:
         from interp.edits import layer_sweep as run_layer_sweep
 
+        t = time.perf_counter()
         sweep = run_layer_sweep(model, data.instances, seed=seeds[0], progress=progress, **options["dinm"])
+        stages["layer sweep"] = time.perf_counter() - t
 
     import pandas as pd
 
@@ -192,6 +209,7 @@ def compare_mechanisms(
             "probe_accuracy": probe.accuracy, "method_options": options, "attack_options": attack_opts,
             "key_options": key_opts, "device": str(model.cfg.device), "dtype": str(model.cfg.dtype),
             "torch": torch.__version__, "python": platform.python_version(),
+            "stage_seconds": {k: round(v, 1) for k, v in stages.items()},
             "seconds": round(time.perf_counter() - start, 1)}
     try:
         import transformer_lens
