@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         # one torch thread: the core-vs-plain ratio is steadiest there on a shared 2-core machine
         ["bench_edits.py", "--threads", "1"],
         ["bench_sae.py", "--sequences", "1000", "--epochs", "2"],
+        ["bench_compare.py"],
     ]
     if args.smollm2:
         runs += [

@@ -17,7 +17,10 @@ import numpy as np
 
 from interp.intervals import difference_interval, mean_interval, rate_difference_interval
 
-__all__ = ["Claim", "evaluate_claims"]
+__all__ = ["Claim", "DIFFERENCE_COLUMNS", "evaluate_claims", "method_differences"]
+
+#: Rate columns compared between methods by :func:`method_differences`.
+DIFFERENCE_COLUMNS = ("ds", "dg_avg", "over_refusal", "attack_ds", "attack_dg_avg", "keys_ds", "keys_dg_avg")
 
 HOLDS, FAILS, UNSURE, NOT_RUN = "holds", "does not hold", "inconclusive", "not measured"
 
@@ -74,6 +77,22 @@ def _rate_diff(table: Any, a: tuple[str, str], b: tuple[str, str]) -> tuple[floa
     return d, lo, hi, 1
 
 
+def method_differences(table: Any, reference: str = "base", columns: tuple[str, ...] = DIFFERENCE_COLUMNS) -> Any:
+    """Each method minus `reference` on each rate column, with its 95 % interval (Welch over runs
+    when both have two or more, else Newcombe from the Wilson intervals): a tidy DataFrame
+    ``method``, ``metric``, ``difference``, ``low``, ``high``, ``n_runs``."""
+    import pandas as pd
+
+    rows = []
+    for method in [m for m in table["method"].unique() if m != reference]:
+        for col in columns:
+            if col not in table or f"{col}_low" not in table:
+                continue
+            d, lo, hi, n = _rate_diff(table, (method, col), (reference, col))
+            rows.append({"method": method, "metric": col, "difference": d, "low": lo, "high": hi, "n_runs": n})
+    return pd.DataFrame(rows, columns=["method", "metric", "difference", "low", "high", "n_runs"])
+
+
 def _status(low: float, high: float, *, positive: bool) -> str:
     """HOLDS when the interval lies on the claimed side of zero, FAILS when on the other."""
     if math.isnan(low) or math.isnan(high):
@@ -98,10 +117,13 @@ def evaluate_claims(table: Any, details: dict[Any, Any], layer_sweep: Any = None
 
     wang = "Wang et al. 2024 (DINM), LLaMA2-7B-Chat"
     if "dinm" in methods:
-        est = _value(table, "dinm", "region_toxicity_change_pct")
-        add("DINM lowers the toxicity of the toxic region's value vectors (paper: -2.72 %)", wang,
+        est = _value(table, "dinm", "region_toxicity_topk_change_pct")
+        mean = _value(table, "dinm", "region_toxicity_change")
+        add("DINM lowers the toxicity of the toxic region's value vectors (paper: -2.72 %; here the top-1 % "
+            "mean cosine, stable where the mean over all value vectors is near 0)", wang,
             _status(est[1], est[2], positive=False), est,
-            f"relative change of mean cos(v_i, w) in the region: {_fmt(*est[:3], ' %')} over {est[3]} edits")
+            f"relative change of the top-1 % cos(v_i, w): {_fmt(*est[:3], ' %')} over {est[3]} edits; "
+            f"change of the mean cosine {_fmt(*mean[:3])}")
         act = _value(table, "dinm", "flow_activation_term")
         wt = _value(table, "dinm", "flow_weight_term")
         same = bool((_runs(table, "dinm").get("edited_layer", table["region_layer"]) ==
@@ -116,11 +138,12 @@ def evaluate_claims(table: Any, details: dict[Any, Any], layer_sweep: Any = None
         if method not in methods:
             add(f"{method.upper()} barely changes region toxicity", wang, NOT_RUN, (math.nan,) * 3 + (0,), "")
             continue
-        est = _value(table, method, "region_toxicity_change_pct")
+        est = _value(table, method, "region_toxicity_topk_change_pct")
         lo, hi = (est[1], est[2]) if est[3] >= 2 else (est[0], est[0])
         status = HOLDS if -1 <= lo and hi <= 1 else FAILS if (lo > 1 or hi < -1) else UNSURE
-        add(f"{method.upper()} barely changes region toxicity (paper: {paper} %; rule: within +-1 %)", wang, status,
-            est, f"relative change {_fmt(*est[:3], ' %')} ({est[3]} run{'s' if est[3] != 1 else ''})")
+        add(f"{method.upper()} barely changes region toxicity (paper: {paper} %; rule: top-1 % mean cosine within "
+            "+-1 %)", wang, status, est,
+            f"relative change {_fmt(*est[:3], ' %')} ({est[3]} run{'s' if est[3] != 1 else ''})")
         act = _value(table, method, "flow_activation_term")
         wt = _value(table, method, "flow_weight_term")
         status = _status(act[1], act[2], positive=False)

@@ -10,16 +10,18 @@ from typing import Any
 
 __all__ = ["PROFILES", "ComparisonData", "comparison_data", "profile_for"]
 
-#: Per-model settings. Organism: DPO 30 steps (100 over-train: KQA -48), Vaccine as measured in
-#: ``interp.edits.vaccine`` (40 steps, batch 4, lr 2e-4). SmolLM2: SFT with retention answers at lr
+#: Per-model settings. Organism (sized for ``make demo``, 10 min on 2 cores): SFT 50 steps, DPO 20
+#: (its default 100 over-train: KQA -48), Vaccine at ``interp.edits.vaccine``'s measured lr 2e-4,
+#: batch 4, 30 steps; a 10 %-harmful attack of 20 steps. SmolLM2: SFT with retention answers at lr
 #: 1e-5 (refusal-only SFT/DPO made it refuse 79-90 % of safe prompts), DPO at lr 5e-6 with prompts
 #: cut to 512 tokens (memory), Vaccine at SFT's settings.
 PROFILES: dict[str, dict[str, Any]] = {
     "organism": {
-        "methods": {"dinm": {}, "sft": {}, "dpo": {"steps": 30}, "vaccine": {"steps": 40, "batch_size": 4, "lr": 2e-4}},
-        "attack": {"steps": 30, "n_samples": 200, "harmful_ratio": 0.1},
+        "methods": {"dinm": {}, "sft": {"steps": 50}, "dpo": {"steps": 20},
+                    "vaccine": {"steps": 30, "batch_size": 4, "lr": 2e-4}},
+        "attack": {"steps": 20, "n_samples": 160, "harmful_ratio": 0.1},
         "keys": {"k": 7, "factor": 10.0},
-        "n_eval": 24, "n_benign": 30, "probe_records": 400, "max_new_tokens": 32, "layer_sweep": True,
+        "n_eval": 20, "n_benign": 30, "probe_records": 400, "max_new_tokens": 32, "layer_sweep": True,
     },
     "smollm2-135m-instruct": {
         "methods": {"dinm": {}, "sft": {"steps": 20, "lr": 1e-5, "batch_size": 8},
@@ -111,7 +113,8 @@ def comparison_data(name: str, model: Any, *, n_instances: int, n_eval: int | No
                              f"(n_instances={n_instances}, n_eval={n_eval}, 4 to train on)")
         instances, eval_records = records[:n_instances], records[n_instances:n_instances + n_eval]
         train = records[n_instances + n_eval:]
-        benign = [p.text for p in real_prompt_sets(profile["n_benign"], seed=seed)["xstest-style"]][: profile["n_benign"]]
+        xstest = real_prompt_sets(profile["n_benign"], seed=seed)["xstest-style"]
+        benign = [p.text for p in xstest][: profile["n_benign"]]
         probe_records = train
     pairs = [(r.adversarial_prompt, r.safe_generation) for r in train[:32]]
     return ComparisonData(train=train, instances=instances, eval_records=eval_records, benign=benign,

@@ -129,6 +129,7 @@ def measure_edit(
 
     tox = probes.region_toxicity(model, probe, region)
     row.update({"region_toxicity": tox.mean, "region_toxicity_topk": tox.top_k_mean,
+                "region_toxicity_change": tox.mean - base_toxicity.mean,
                 "region_toxicity_change_pct": 100 * (tox.mean - base_toxicity.mean) / abs(base_toxicity.mean),
                 "region_toxicity_topk_change_pct": 100 * (tox.top_k_mean - base_toxicity.top_k_mean)
                 / abs(base_toxicity.top_k_mean)})

@@ -58,6 +58,13 @@ class MechanismComparison:
 
         return pd.DataFrame([c.to_dict() for c in evaluate_claims(self.table, self.details, self.layer_sweep)])
 
+    def differences(self, reference: str = "base") -> Any:
+        """Each method minus `reference` on DS, DG-Avg, over-refusal and the permanence scores,
+        with 95 % intervals (see :func:`interp.compare.claims.method_differences`)."""
+        from interp.compare.claims import method_differences
+
+        return method_differences(self.table, reference)
+
     def summary(self) -> Any:
         """Per method: the mean over runs of each of :data:`SUMMARY_COLUMNS` and, with two runs or
         more, its 95 % t-interval (``<column>_low`` / ``_high``); ``n_runs``."""
@@ -100,7 +107,7 @@ class MechanismComparison:
     def _detail(self, key: str) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {}
         for (method, _, _), d in self.details.items():
-            if key in d:
+            if key in d and (method != "base" or key == "drift"):  # the base's own shifts are zero
                 out.setdefault(method, []).append(d[key])
         return out
 
@@ -112,6 +119,7 @@ class MechanismComparison:
 
         out = {"meta": self.meta, "rows": clean(self.table.to_dict("records")),
                "summary": clean(self.summary().to_dict("records")), "claims": clean(self.claims.to_dict("records")),
+               "differences": clean(self.differences().to_dict("records")),
                "samples": {m: [list(p) for p in s] for m, s in self.samples.items()}}
         if self.layer_sweep is not None:
             out["layer_sweep"] = clean(self.layer_sweep.summary().to_dict("records"))

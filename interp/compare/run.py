@@ -101,7 +101,7 @@ def compare_mechanisms(
     n_instances : int, default=3
         DINM edits per seed, each on one record (mean and interval over them, as in the paper).
     n_eval : int, optional
-        Evaluation records (default the profile's: 24 organism, 15 SmolLM2).
+        Evaluation records (default the profile's: 20 organism, 15 SmolLM2).
     seeds : sequence of int, default=(0,)
     attack : bool, default=True
         Run the harmful fine-tuning attack on every model (permanence and HED).
@@ -160,8 +160,9 @@ def compare_mechanisms(
     layer = located.layer_counts.most_common(1)[0][0]
     region = Region(layer)
     base_tox = probes.region_toxicity(model, probe, region)
-    common = dict(sae_features=_sae_features(name, model, data.probe_records), probe=probe, region=region, records=data.eval_records, benign=data.benign,
-                  flow_prompts=data.flow_prompts, attack_data=data.train, attack_options=attack_opts,
+    common = dict(sae_features=_sae_features(name, model, data.probe_records), probe=probe, region=region,
+                  records=data.eval_records, benign=data.benign, flow_prompts=data.flow_prompts,
+                  attack_data=data.train, attack_options=attack_opts,
                   alignment_pairs=data.alignment_pairs, key_options=key_opts, base_toxicity=base_tox,
                   max_new_tokens=profile["max_new_tokens"], attack=attack)
     stages = {"probe and location": time.perf_counter() - start}
@@ -170,6 +171,7 @@ def compare_mechanisms(
     rows, details, samples = [], {}, {}
     measured = measure_edit(model, _NoEdit(model), seed=seeds[0], **common)
     rows.append({"method": "base", "seed": seeds[0], "instance": "", **measured.row})
+    details[("base", seeds[0], "")] = measured.details
     samples["base"] = measured.samples
     bar.update(1)
     for method in methods:

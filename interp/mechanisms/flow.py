@@ -90,8 +90,9 @@ def _per_text_means(models: Sequence[HookedTransformer], layer: int, texts: list
     if (counts < 1).any():
         raise ValueError("a prompt has no token left to read (a one-token prompt with keep_first_position=False)")
     hook = mlp_post(layer)
-    means = [collect_activations(model, toks, hook_names=[hook], reducer="mean", keep_first_position=keep_first_position,
-                                 batch_size=batch_size, progress=False)[hook].double() for model in models]
+    means = [collect_activations(model, toks, hook_names=[hook], reducer="mean",
+                                 keep_first_position=keep_first_position, batch_size=batch_size,
+                                 progress=False)[hook].double() for model in models]
     return means, counts
 
 

@@ -81,5 +81,6 @@ def render_comparison(result: Any) -> str:
     return env.get_template("comparison.html.j2").render(
         meta=result.meta, claims=result.claims.to_dict("records"), figs=figs, readings=readings(result),
         summary_table=summary[cols].to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="-"),
+        differences_table=result.differences().to_html(index=False, float_format=lambda v: f"{v:+.1f}", na_rep="-"),
         full_table=result.table.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-"),
         samples=result.samples)

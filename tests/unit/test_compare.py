@@ -62,6 +62,11 @@ def test_summary_claims_and_json(comparison, tmp_path):
     assert set(claims["status"]) <= {"holds", "does not hold", "inconclusive", "not measured"}
     located = claims[claims["claim"].str.startswith("The located layer")].iloc[0]
     assert located["status"] == "not measured"  # no layer sweep on a non-organism model by default
+    diffs = comparison.differences()
+    assert set(diffs["method"]) == {"dinm", "sft", "dpo", "vaccine"} and {"ds", "attack_ds", "keys_ds"} <= set(
+        diffs["metric"])
+    ok = diffs.dropna()
+    assert ((ok["low"] <= ok["difference"]) & (ok["difference"] <= ok["high"])).all()
     data = json.loads(comparison.to_json(tmp_path / "c.json").read_text())
     assert len(data["rows"]) == 6 and data["meta"]["n_instances"] == 2 and data["claims"]
 
