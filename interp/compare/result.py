@@ -17,6 +17,7 @@ __all__ = ["MechanismComparison", "SUMMARY_COLUMNS"]
 
 #: The columns of :meth:`MechanismComparison.summary`, in order.
 SUMMARY_COLUMNS = ("ds", "dg_avg", "over_refusal", "kqa", "fluency", "region_toxicity_change_pct",
+                   "region_toxicity_topk_change_pct",
                    "flow_activation_term", "flow_weight_term", "flow_cross_term", "bypass_share", "dx_relative",
                    "weight_diff_total", "hed", "attack_ds", "attack_dg_avg", "keys_ds", "keys_dg_avg",
                    "edit_seconds")

@@ -34,12 +34,15 @@ def readings(result: Any) -> dict[str, str]:
     out["Behaviour per method"] = (f"The base model answers {_pct(base_ds)} of the attack prompts safely "
                                    f"(over-refusal {_pct(_get(s, 'base', 'over_refusal'))}, KQA "
                                    f"{_pct(_get(s, 'base', 'kqa'))}). After each method: " + "; ".join(parts) + ".")
-    tox = {m: _get(s, m, "region_toxicity_change_pct") for m in methods}
+    tox = {m: _get(s, m, "region_toxicity_topk_change_pct") for m in methods}
     most = min(tox, key=lambda m: tox[m] if not math.isnan(tox[m]) else math.inf) if tox else None
-    out["Region toxicity"] = ("Relative change of the mean cosine between the region's value vectors and the toxic "
-                              "direction: " + ", ".join(f"{m} {tox[m]:+.2f} %" for m in methods)
-                              + (f". {most} lowers it most." if most and tox[most] < 0 else
-                                 ". No method lowers it." if tox else ""))
+    out["Region toxicity"] = ("Relative change of the top-1 % cosines between the region's value vectors and the toxic "
+                              "direction (the most toxic value vectors): " + ", ".join(f"{m} {tox[m]:+.2f} %"
+                                                                                      for m in methods)
+                              + (f". {most} lowers them most." if most and tox[most] < 0 else
+                                 ". No method lowers them." if tox else "")
+                              + " The mean over all value vectors is close to 0, so its relative change (boxes) is "
+                                "large and unstable.")
     flows = []
     for m in methods:
         a, w, t = (_get(s, m, f"flow_{k}_term") for k in ("activation", "weight", "cross"))
@@ -76,7 +79,7 @@ def render_comparison(result: Any) -> str:
         figs[name] = fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
     summary = result.summary()
     cols = ["method", "n_runs"] + [c for c in ("ds", "dg_avg", "over_refusal", "kqa", "fluency",
-                                               "region_toxicity_change_pct", "bypass_share", "hed", "attack_ds",
+                                               "region_toxicity_topk_change_pct", "bypass_share", "hed", "attack_ds",
                                                "keys_ds", "edit_seconds") if c in summary]
     return env.get_template("comparison.html.j2").render(
         meta=result.meta, claims=result.claims.to_dict("records"), figs=figs, readings=readings(result),
