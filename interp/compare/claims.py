@@ -74,7 +74,7 @@ def _rate_diff(table: Any, a: tuple[str, str], b: tuple[str, str]) -> tuple[floa
         pa = {a[1]: m, f"{a[1]}_low": lo, f"{a[1]}_high": hi}
     d, lo, hi = rate_difference_interval(pa[a[1]], pa[f"{a[1]}_low"], pa[f"{a[1]}_high"],
                                          pb[b[1]], pb[f"{b[1]}_low"], pb[f"{b[1]}_high"])
-    return d, lo, hi, 1
+    return d, lo, hi, len(ra)
 
 
 def method_differences(table: Any, reference: str = "base", columns: tuple[str, ...] = DIFFERENCE_COLUMNS) -> Any:
