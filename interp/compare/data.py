@@ -27,7 +27,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "methods": {"dinm": {}, "sft": {"steps": 20, "lr": 1e-5, "batch_size": 8},
                     "dpo": {"steps": 20, "lr": 5e-6, "batch_size": 4, "max_length": 512},
                     "vaccine": {"steps": 20, "lr": 1e-5, "batch_size": 8}},
-        "attack": {"steps": 20, "n_samples": 80, "harmful_ratio": 0.2, "lr": 1e-5, "max_length": 512},
+        "attack": {"steps": 20, "n_samples": 60, "harmful_ratio": 0.2, "lr": 1e-5, "max_length": 512},
         "keys": {"k": 7, "factor": 10.0},
         "n_eval": 15, "n_benign": 50, "probe_records": None, "max_new_tokens": 48, "layer_sweep": False,
     },
@@ -58,6 +58,9 @@ class ComparisonData:
         Records the toxicity probe is trained on.
     alignment_pairs : list of (prompt, response)
         The alignment data whose Harmful Embedding Drift is measured.
+    attack_benign : list, optional
+        The attack's benign samples (None: the training records' knowledge constraints; real
+        models: the fact questions, since a few dozen records cannot fill the mix).
     source : str
     """
 
@@ -68,6 +71,7 @@ class ComparisonData:
     probe_records: list[Any]
     alignment_pairs: list[tuple[str, str]]
     source: str
+    attack_benign: list[Any] | None = None
 
     @property
     def flow_prompts(self) -> list[str]:
@@ -86,6 +90,7 @@ def comparison_data(name: str, model: Any, *, n_instances: int, n_eval: int | No
     profile = profile_for(name)
     n_eval = n_eval or profile["n_eval"]
     rng = random.Random(seed)
+    attack_benign = None
     if name == "organism" and dataset is None:
         from interp.data import load_dataset
         from interp.data.organism_corpus import build_corpus
@@ -116,6 +121,10 @@ def comparison_data(name: str, model: Any, *, n_instances: int, n_eval: int | No
         xstest = real_prompt_sets(profile["n_benign"], seed=seed)["xstest-style"]
         benign = [p.text for p in xstest][: profile["n_benign"]]
         probe_records = train
+        from interp.data import load_fact_questions
+
+        attack_benign = list(load_fact_questions())
     pairs = [(r.adversarial_prompt, r.safe_generation) for r in train[:32]]
     return ComparisonData(train=train, instances=instances, eval_records=eval_records, benign=benign,
-                          probe_records=probe_records, alignment_pairs=pairs, source=source)
+                          probe_records=probe_records, alignment_pairs=pairs, source=source,
+                          attack_benign=attack_benign)

@@ -81,6 +81,7 @@ def measure_edit(
     flow_prompts: Sequence[str],
     attack_data: Any,
     attack_options: dict[str, Any],
+    attack_benign: Any,
     alignment_pairs: Sequence[tuple[str, str]],
     key_options: dict[str, Any],
     base_toxicity: Any,
@@ -105,8 +106,8 @@ def measure_edit(
         Safe prompts that merely sound unsafe (over-refusal).
     flow_prompts : sequence of str
         Prompts the flow, residual shift and readout are measured on.
-    attack_data, attack_options
-        Records and options of :func:`interp.edits.harmful_finetune`.
+    attack_data, attack_options, attack_benign
+        Records, options and benign samples (None: the records' own) of :func:`interp.edits.harmful_finetune`.
     alignment_pairs : sequence of (prompt, response)
         The alignment data whose drift is measured after the attack.
     key_options : dict
@@ -157,7 +158,8 @@ def measure_edit(
         details["feature_shift"] = shift
 
     if attack:
-        attacked = harmful_finetune(model, attack_data, seed=seed, progress=False, **attack_options)
+        attacked = harmful_finetune(model, attack_data, benign=attack_benign, seed=seed, progress=False,
+                                    **attack_options)
         after = evaluate_model(attacked.model, records, None, max_new_tokens=max_new_tokens, seed=seed)
         row.update(after.row("attack_"))
         drift = harmful_embedding_drift(model, attacked.model, alignment_pairs)

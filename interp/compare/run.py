@@ -162,7 +162,7 @@ def compare_mechanisms(
     base_tox = probes.region_toxicity(model, probe, region)
     common = dict(sae_features=_sae_features(name, model, data.probe_records), probe=probe, region=region,
                   records=data.eval_records, benign=data.benign, flow_prompts=data.flow_prompts,
-                  attack_data=data.train, attack_options=attack_opts,
+                  attack_data=data.train, attack_options=attack_opts, attack_benign=data.attack_benign,
                   alignment_pairs=data.alignment_pairs, key_options=key_opts, base_toxicity=base_tox,
                   max_new_tokens=profile["max_new_tokens"], attack=attack)
     stages = {"probe and location": time.perf_counter() - start}
