@@ -17,7 +17,7 @@ import numpy as np
 
 from interp.intervals import difference_interval, mean_interval, rate_difference_interval
 
-__all__ = ["Claim", "DIFFERENCE_COLUMNS", "evaluate_claims", "method_differences"]
+__all__ = ["Claim", "DIFFERENCE_COLUMNS", "evaluate_claims", "method_differences", "run_estimate"]
 
 #: Rate columns compared between methods by :func:`method_differences`.
 DIFFERENCE_COLUMNS = ("ds", "dg_avg", "over_refusal", "attack_ds", "attack_dg_avg", "keys_ds", "keys_dg_avg")
@@ -46,8 +46,9 @@ def _runs(table: Any, method: str) -> Any:
     return table[table["method"] == method]
 
 
-def _value(table: Any, method: str, column: str) -> tuple[float, float, float, int]:
-    """Mean over runs with a t-interval, or one run's own interval columns (``<column>_low``)."""
+def run_estimate(table: Any, method: str, column: str) -> tuple[float, float, float, int]:
+    """``(estimate, low, high, n_runs)`` of `method`'s `column`: the mean over runs with its
+    t-interval, or one run's value with its own interval columns (``<column>_low`` / ``_high``)."""
     rows = _runs(table, method)
     values = rows[column].astype(float).tolist() if column in rows else []
     if len(values) >= 2:
@@ -117,15 +118,15 @@ def evaluate_claims(table: Any, details: dict[Any, Any], layer_sweep: Any = None
 
     wang = "Wang et al. 2024 (DINM), LLaMA2-7B-Chat"
     if "dinm" in methods:
-        est = _value(table, "dinm", "region_toxicity_topk_change_pct")
-        mean = _value(table, "dinm", "region_toxicity_change")
+        est = run_estimate(table, "dinm", "region_toxicity_topk_change_pct")
+        mean = run_estimate(table, "dinm", "region_toxicity_change")
         add("DINM lowers the toxicity of the toxic region's value vectors (paper: -2.72 %; here the top-1 % "
             "mean cosine, stable where the mean over all value vectors is near 0)", wang,
             _status(est[1], est[2], positive=False), est,
             f"relative change of the top-1 % cos(v_i, w): {_fmt(*est[:3], ' %')} over {est[3]} edits; "
             f"change of the mean cosine {_fmt(*mean[:3])}")
-        act = _value(table, "dinm", "flow_activation_term")
-        wt = _value(table, "dinm", "flow_weight_term")
+        act = run_estimate(table, "dinm", "flow_activation_term")
+        wt = run_estimate(table, "dinm", "flow_weight_term")
         same = bool((_runs(table, "dinm").get("edited_layer", table["region_layer"]) ==
                      _runs(table, "dinm")["region_layer"]).all())
         status = HOLDS if abs(act[0]) <= 0.1 * max(abs(wt[0]), 1e-12) else FAILS
@@ -138,14 +139,14 @@ def evaluate_claims(table: Any, details: dict[Any, Any], layer_sweep: Any = None
         if method not in methods:
             add(f"{method.upper()} barely changes region toxicity", wang, NOT_RUN, (math.nan,) * 3 + (0,), "")
             continue
-        est = _value(table, method, "region_toxicity_topk_change_pct")
+        est = run_estimate(table, method, "region_toxicity_topk_change_pct")
         lo, hi = (est[1], est[2]) if est[3] >= 2 else (est[0], est[0])
         status = HOLDS if -1 <= lo and hi <= 1 else FAILS if (lo > 1 or hi < -1) else UNSURE
         add(f"{method.upper()} barely changes region toxicity (paper: {paper} %; rule: top-1 % mean cosine within "
             "+-1 %)", wang, status, est,
             f"relative change {_fmt(*est[:3], ' %')} ({est[3]} run{'s' if est[3] != 1 else ''})")
-        act = _value(table, method, "flow_activation_term")
-        wt = _value(table, method, "flow_weight_term")
+        act = run_estimate(table, method, "flow_activation_term")
+        wt = run_estimate(table, method, "flow_weight_term")
         status = _status(act[1], act[2], positive=False)
         if status == HOLDS and abs(act[0]) <= abs(wt[0]):
             status = FAILS
@@ -156,13 +157,13 @@ def evaluate_claims(table: Any, details: dict[Any, Any], layer_sweep: Any = None
 
     lee = "Lee et al. 2024 (DPO on GPT-2 medium)"
     if "dpo" in methods:
-        est = _value(table, "dpo", "region_toxicity_topk_change_pct")
+        est = run_estimate(table, "dpo", "region_toxicity_topk_change_pct")
         lo, hi = (est[1], est[2]) if est[3] >= 2 else (est[0], est[0])
         status = HOLDS if -10 <= lo and hi <= 10 else FAILS if (lo > 10 or hi < -10) else UNSURE
         add("DPO does not remove the toxic value vectors (top-k mean cosine within +-10 %)", lee, status, est,
             f"relative change of the top-1 % cosines {_fmt(*est[:3], ' %')}")
-        share = _value(table, "dpo", "bypass_share")
-        cons = _value(table, "dpo", "offset_consistency")
+        share = run_estimate(table, "dpo", "bypass_share")
+        cons = run_estimate(table, "dpo", "offset_consistency")
         status = UNSURE if math.isnan(share[0]) else HOLDS if share[0] > 0.5 else FAILS
         add("DPO bypasses the region: most of the change of its pre-activations comes from the residual stream "
             "(bypass share > 0.5)", lee, status, share,
@@ -196,8 +197,8 @@ def evaluate_claims(table: Any, details: dict[Any, Any], layer_sweep: Any = None
             "needs vaccine, sft and attack=True")
     if "refusal_features_shift" in table:
         for method in [m for m in table["method"].unique() if m != "base"]:
-            up = _value(table, method, "refusal_features_shift")
-            down = _value(table, method, "compliance_features_shift")
+            up = run_estimate(table, method, "refusal_features_shift")
+            down = run_estimate(table, method, "compliance_features_shift")
             layers = _runs(table, method).get("edited_layer")
             status = (HOLDS if up[0] > 0 and down[0] < 0 else
                       UNSURE if abs(up[0]) < 1e-9 and abs(down[0]) < 1e-9 else FAILS)

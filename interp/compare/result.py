@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from interp.intervals import mean_interval
 
 __all__ = ["MechanismComparison", "SUMMARY_COLUMNS"]
 
@@ -71,16 +70,15 @@ class MechanismComparison:
         more, its 95 % t-interval (``<column>_low`` / ``_high``); ``n_runs``."""
         import pandas as pd
 
+        from interp.compare.claims import run_estimate
+
         rows = []
         for method, group in self.table.groupby("method", sort=False):
             row: dict[str, Any] = {"method": method, "n_runs": len(group)}
             for col in SUMMARY_COLUMNS:
-                if col not in group:
-                    continue
-                m, lo, hi = mean_interval(group[col].astype(float).tolist())
-                if len(group) == 1 and f"{col}_low" in group:
-                    lo, hi = float(group[f"{col}_low"].iloc[0]), float(group[f"{col}_high"].iloc[0])
-                row.update({col: m, f"{col}_low": lo, f"{col}_high": hi})
+                if col in group:
+                    m, lo, hi, _ = run_estimate(self.table, method, col)
+                    row.update({col: m, f"{col}_low": lo, f"{col}_high": hi})
             rows.append(row)
         return pd.DataFrame(rows)
 
