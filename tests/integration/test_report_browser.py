@@ -38,8 +38,13 @@ def open_report(path, screenshot):
     """Open `path` in headless Chromium; return (severe console messages, per-figure trace counts)."""
     driver = _driver()
     try:
+        from selenium.webdriver.support.ui import WebDriverWait
+
         driver.get(path.resolve().as_uri())
-        driver.implicitly_wait(5)
+        # the report inlines ~4.5 MB of plotly.js: wait (up to 60 s) until every figure has its SVG
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+            "const f = document.querySelectorAll('.figure');"
+            "return f.length > 0 && Array.from(f).every(x => x.querySelector('svg.main-svg'));"))
         counts = driver.execute_script(
             "return Array.from(document.querySelectorAll('.figure .plotly-graph-div')).map("
             "d => (d.data || []).length + ':' + d.querySelectorAll('svg.main-svg').length)")
