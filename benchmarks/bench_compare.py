@@ -4,8 +4,8 @@ evaluation of the base model measured in the same run.
     python benchmarks/bench_compare.py                                  # organism, the demo's settings
     python benchmarks/bench_compare.py --model smollm2-135m-instruct    # SmolLM2 (about an hour on 2 cores)
 
-Prints, per stage (probe and location, the base, each method's edit and its measurements, the
-layer sweep), the seconds and the ratio to one base evaluation (SafeEdit scores + over-refusal):
+Prints, per stage (probe and location, the base, each method's edit and its measurements split
+into evaluation / mechanisms / attack (training, evaluation, HED) / key scaling, the layer sweep), the seconds and the ratio to one base evaluation (SafeEdit scores + over-refusal):
 how many evaluations' worth of time each stage costs. Record the figures in RESULTS.md.
 """
 
@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {label}: edit | {row['edit_seconds']:.1f} | {row['edit_seconds'] / unit:.1f}x |")
         print(f"| {label}: measurements (3 evaluations, attack, HED, flow, ...) | {row['measure_seconds']:.1f} | "
               f"{row['measure_seconds'] / unit:.1f}x |")
+        for stage in ("evaluate", "mechanisms", "attack", "keys"):
+            seconds = row.get(f"{stage}_seconds")
+            if seconds is not None and seconds == seconds:
+                print(f"| {label}: - {stage} | {seconds:.1f} | {seconds / unit:.1f}x |")
     return 0
 
 

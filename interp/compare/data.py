@@ -14,7 +14,8 @@ __all__ = ["PROFILES", "ComparisonData", "comparison_data", "profile_for"]
 #: (its default 100 over-train: KQA -48), Vaccine at ``interp.edits.vaccine``'s measured lr 2e-4,
 #: batch 4, 30 steps; a 10 %-harmful attack of 20 steps. SmolLM2: SFT with retention answers at lr
 #: 1e-5 (refusal-only SFT/DPO made it refuse 79-90 % of safe prompts), DPO at lr 5e-6 with prompts
-#: cut to 512 tokens (memory), Vaccine at SFT's settings.
+#: cut to 512 tokens (memory), Vaccine at SFT's settings; 12 evaluation records and an attack of
+#: 20 steps x 4 at lr 2e-5 (DS 86.7 -> 33.3 on the base) keep ``interp compare`` within an hour.
 PROFILES: dict[str, dict[str, Any]] = {
     "organism": {
         "methods": {"dinm": {}, "sft": {"steps": 50}, "dpo": {"steps": 20},
@@ -27,9 +28,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "methods": {"dinm": {}, "sft": {"steps": 20, "lr": 1e-5, "batch_size": 8},
                     "dpo": {"steps": 20, "lr": 5e-6, "batch_size": 4, "max_length": 512},
                     "vaccine": {"steps": 20, "lr": 1e-5, "batch_size": 8}},
-        "attack": {"steps": 20, "n_samples": 60, "harmful_ratio": 0.2, "lr": 1e-5, "max_length": 512},
+        "attack": {"steps": 20, "n_samples": 60, "harmful_ratio": 0.2, "lr": 2e-5, "batch_size": 4,
+                   "max_length": 512},
         "keys": {"k": 7, "factor": 10.0},
-        "n_eval": 15, "n_benign": 50, "probe_records": None, "max_new_tokens": 48, "layer_sweep": False,
+        "n_eval": 12, "n_benign": 50, "probe_records": None, "max_new_tokens": 48, "layer_sweep": False,
     },
 }
 

@@ -61,6 +61,18 @@ def evaluate_model(model: HookedTransformer, records: Sequence[Any], benign: Seq
     return Evaluation(scores=scores, over_refusal=refusal)
 
 
+class _Stopwatch:
+    """Seconds since the previous call (the stage times ``*_seconds`` of a row)."""
+
+    def __init__(self, start: float) -> None:
+        self.last = start
+
+    def __call__(self) -> float:
+        now = time.perf_counter()
+        elapsed, self.last = now - self.last, now
+        return elapsed
+
+
 @dataclass
 class RunMeasurement:
     """One edited model's measurements: the flat ``row`` and the per-layer ``details``."""
@@ -127,6 +139,8 @@ def measure_edit(
     start = time.perf_counter()
     evaluation = evaluate_model(model, records, benign, max_new_tokens=max_new_tokens, seed=seed)
     row: dict[str, Any] = {"edit_seconds": edit.seconds, "region_layer": region.layer, **evaluation.row()}
+    lap = _Stopwatch(start)
+    row["evaluate_seconds"] = lap()
 
     tox = probes.region_toxicity(model, probe, region)
     row.update({"region_toxicity": tox.mean, "region_toxicity_topk": tox.top_k_mean,
@@ -156,6 +170,7 @@ def measure_edit(
                     "compliance_features_shift": float(by_feature.loc[compliance].mean()),
                     "sae_explained_variance": shift.explained_variance["edited"]})
         details["feature_shift"] = shift
+    row["mechanisms_seconds"] = lap()
 
     if attack:
         attacked = harmful_finetune(model, attack_data, benign=attack_benign, seed=seed, progress=False,
@@ -167,8 +182,10 @@ def measure_edit(
                     "hed_high": drift.per_sample_high, "hed_n": drift.n_samples})
         details["drift"] = drift
         del attacked
+        row["attack_seconds"] = lap()
     keyed = scale_toxic_keys(model, probe, progress=False, **key_options)
     after = evaluate_model(keyed.model, records, None, max_new_tokens=max_new_tokens, seed=seed)
     row.update(after.row("keys_"))
+    row["keys_seconds"] = lap()
     row["measure_seconds"] = time.perf_counter() - start
     return RunMeasurement(row=row, details=details, samples=evaluation.samples())

@@ -101,7 +101,7 @@ def compare_mechanisms(
     n_instances : int, default=3
         DINM edits per seed, each on one record (mean and interval over them, as in the paper).
     n_eval : int, optional
-        Evaluation records (default the profile's: 20 organism, 15 SmolLM2).
+        Evaluation records (default the profile's: 20 organism, 12 SmolLM2).
     seeds : sequence of int, default=(0,)
     attack : bool, default=True
         Run the harmful fine-tuning attack on every model (permanence and HED).
