@@ -31,7 +31,7 @@ from interp.activations.reducers import (
     RunningSum,
     TokenRows,
 )
-from interp.activations.stream import collect_activations, collect_from_texts
+from interp.activations.stream import collect_activations, collect_from_texts, selected_positions
 
 __all__ = [
     "AllPositions",
@@ -48,5 +48,6 @@ __all__ = [
     "TokenRows",
     "collect_activations",
     "collect_from_texts",
+    "selected_positions",
     "tokenize_chat",
 ]

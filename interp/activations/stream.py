@@ -77,9 +77,34 @@ def _trimmed_columns(mask: Tensor) -> slice:
     return slice(start, start + width)
 
 
-def _first_real(mask: Tensor) -> Tensor:
-    """Index of the first real token per row of a (batch, pos) 0/1 mask."""
-    return mask.int().argmax(dim=1)
+def selected_positions(attention_mask: Int[Tensor, "n pos"], *, keep_first_position: bool = True,
+                       position_mask: Bool[Tensor, "n pos"] | None = None) -> Bool[Tensor, "n pos"]:
+    """The positions a reducer reads: real tokens (``attention_mask`` 1), within `position_mask`
+    when given, without each row's first real token when ``keep_first_position=False``.
+
+    Parameters
+    ----------
+    attention_mask : Tensor of shape (n, pos)
+        1 on real tokens, 0 on padding (either side).
+    keep_first_position : bool, default=True
+    position_mask : BoolTensor of shape (n, pos), optional
+
+    Returns
+    -------
+    BoolTensor of shape (n, pos)
+
+    Examples
+    --------
+    >>> selected_positions(torch.tensor([[0, 1, 1], [1, 1, 0]]), keep_first_position=False).int().tolist()
+    [[0, 0, 1], [0, 1, 0]]
+    """
+    selected = attention_mask.bool().clone()
+    if position_mask is not None:
+        selected &= position_mask.bool()
+    if not keep_first_position:
+        first = attention_mask.int().argmax(dim=1)  # the first real token of each row
+        selected[torch.arange(selected.shape[0]), first] = False
+    return selected
 
 
 @torch.inference_mode()
@@ -207,11 +232,8 @@ def collect_activations(
             am = attention_mask[rows]
             cols = _trimmed_columns(am)
             am = am[:, cols]
-            selected = am.bool()
-            if position_mask is not None:
-                selected &= position_mask[rows][:, cols]
-            if not keep_first_position:
-                selected[torch.arange(len(rows)), _first_real(am)] = False
+            selected = selected_positions(am, keep_first_position=keep_first_position,
+                                          position_mask=None if position_mask is None else position_mask[rows][:, cols])
             for r in reducers.values():
                 r.window(rows, cols)
             current["mask"] = selected.to(run_device)
@@ -296,7 +318,8 @@ def collect_from_texts(
     Returns
     -------
     dict of str to Tensor
-        As :func:`collect_activations`, rows in ``texts`` order.
+        As :func:`collect_activations`, rows in ``texts`` order: e.g. shape (n_texts, d_model)
+        for ``"mean"`` / ``"last"``, (n_texts, pos, d_model) for ``"all"``.
     """
     specs = reducer.values() if isinstance(reducer, Mapping) else [reducer]
     if any(isinstance(s, PositionSelect) or s is PositionSelect for s in specs):

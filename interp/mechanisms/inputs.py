@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from interp.activations import collect_activations
+from interp.activations import collect_activations, selected_positions
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -78,6 +78,7 @@ def paired_activations(
     chunk: int = 16,
     padding_side: str = "left",
     attend_padding: bool = False,
+    keep_first_position: bool = True,
     max_length: int | None = None,
 ) -> Iterator[tuple[dict[str, Tensor], dict[str, Tensor], Tensor]]:
     """Per-token activations of both models on the same token ids, `chunk` texts at a time.
@@ -96,6 +97,9 @@ def paired_activations(
         True runs with an all-ones attention mask (padding tokens are read as tokens, as in
         Vaccine's drift measurement, which calls the model without a mask); use right padding
         so that real tokens never attend to it.
+    keep_first_position : bool, default=True
+        False leaves each text's first real token out of the selected positions (its "massive
+        activations"), as :func:`~interp.activations.collect_activations` does.
     max_length : int, optional
         See :func:`interp.models.tokenize`.
 
@@ -113,6 +117,7 @@ def paired_activations(
         toks = tokenize(base, list(texts[start:start + chunk]), padding_side=padding_side, max_length=max_length)
         mask = torch.ones_like(toks.attention_mask) if attend_padding else toks.attention_mask
         acts = [collect_activations(m, toks.tokens, attention_mask=mask, hook_names=list(hooks), reducer="all",
-                                    batch_size=chunk, sort_by_length=False, progress=False)
+                                    keep_first_position=keep_first_position, batch_size=chunk,
+                                    sort_by_length=False, progress=False)
                 for m in (base, edited)]
-        yield acts[0], acts[1], mask.bool()
+        yield acts[0], acts[1], selected_positions(mask, keep_first_position=keep_first_position)

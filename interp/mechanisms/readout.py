@@ -32,7 +32,6 @@ def probe_readout(
     keep_first_position: bool = False,
     batch_size: int = 16,
     max_length: int | None = None,
-    _tokens: Any = None,
 ) -> np.ndarray:
     """``w . mean(resid_post_l)`` for every layer ``l``: an array of shape (n_layers,).
 
@@ -43,13 +42,18 @@ def probe_readout(
     prompts : sequence of str (or objects with ``.text``)
         Wrapped with :func:`interp.chat_prompt`.
     """
-    import probes
-
     from interp.models import tokenize
 
+    toks = tokenize(model, prompt_texts(model, prompts, what="probe_readout"), max_length=max_length)
+    return _readout(model, probe, toks, keep_first_position=keep_first_position, batch_size=batch_size)
+
+
+def _readout(model: HookedTransformer, probe: Any, toks: Any, *, keep_first_position: bool,
+             batch_size: int) -> np.ndarray:
+    """``w . mean(resid_post_l)`` over the selected tokens of `toks` (a Tokenized), per layer."""
+    import probes
+
     w = probes.toxic_direction(model, probe).double()
-    toks = _tokens if _tokens is not None else tokenize(
-        model, prompt_texts(model, prompts, what="probe_readout"), max_length=max_length)
     hooks = [resid_post(layer) for layer in range(model.cfg.n_layers)]
     means = collect_activations(model, toks, hook_names=hooks, reducer="mean_tokens",
                                 keep_first_position=keep_first_position, batch_size=batch_size, progress=False)
@@ -91,6 +95,6 @@ def readout_shift(
     check_pair(base, edited, what="readout_shift")
     texts = prompt_texts(base, prompts, what="readout_shift")
     toks = tokenize(base, texts, max_length=max_length)
-    kw = dict(keep_first_position=keep_first_position, batch_size=batch_size, _tokens=toks)
-    return ReadoutShift(before=probe_readout(base, probe, prompts, **kw),
-                        after=probe_readout(edited, probe, prompts, **kw), n_prompts=len(texts))
+    kw = dict(keep_first_position=keep_first_position, batch_size=batch_size)
+    return ReadoutShift(before=_readout(base, probe, toks, **kw), after=_readout(edited, probe, toks, **kw),
+                        n_prompts=len(texts))

@@ -85,13 +85,6 @@ class ResidualShift:
         return asdict(self)
 
 
-def _drop_first(mask: Tensor) -> Tensor:
-    mask = mask.clone()
-    first = mask.int().argmax(dim=1)
-    mask[torch.arange(mask.shape[0]), first] = False
-    return mask
-
-
 def residual_shift(
     base: HookedTransformer,
     edited: HookedTransformer,
@@ -129,9 +122,9 @@ def residual_shift(
     dx_norm = x_norm = num = den = 0.0
     count = 0
     with torch.no_grad():
-        for acts_b, acts_e, mask in paired_activations(base, edited, texts, [hook], chunk=chunk,
-                                                       max_length=max_length):
-            sel = mask if keep_first_position else _drop_first(mask)
+        for acts_b, acts_e, sel in paired_activations(base, edited, texts, [hook], chunk=chunk,
+                                                      keep_first_position=keep_first_position,
+                                                      max_length=max_length):
             x, x1 = acts_b[hook][sel].double(), acts_e[hook][sel].double()
             dx = x1 - x
             dx_sum += dx.sum(0)
