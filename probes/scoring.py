@@ -192,6 +192,16 @@ def top_toxic_value_vectors(
 ) -> pd.DataFrame:
     """The ``k`` value vectors most aligned with the toxic direction, over all (or some) layers.
 
+    Parameters
+    ----------
+    model : HookedTransformer
+    probe : LinearProbe or Tensor of shape (d_model,)
+        The probe, or its direction.
+    k : int, default=20
+        In ``[1, n_layers * d_mlp]`` (of the layers scored).
+    layers : int or sequence of int, optional
+        Default: every layer.
+
     Returns
     -------
     pandas.DataFrame

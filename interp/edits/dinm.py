@@ -255,7 +255,10 @@ def dinm_loss(model: HookedTransformer, batch: DINMBatch, *, c_edit: float, kl_g
               ) -> Float[Tensor, ""]:
     """``c_edit * NLL(safe | prompt) + KL(edited || original)`` on the constraint's answer tokens.
 
-    With ``kl_grad=False`` the KL is added as a constant (no gradient), as in EasyEdit.
+    The NLL is the mean over the safe answer's tokens, the KL the mean over the knowledge
+    constraint's answer tokens of the per-token KL over the vocabulary (logits of shape
+    (n_tokens, d_vocab), only those positions unembedded). With ``kl_grad=False`` the KL is added
+    as a constant (no gradient), as in EasyEdit. Returns a scalar tensor (shape ()).
     """
     edit_at, kl_at = batch.edit_mask[:, 1:], batch.kl_mask[:, 1:]
     logp = _answer_logprobs(model, batch, edit_at | kl_at)  # (n_edit + n_kl, vocab): row 0 then row 1

@@ -104,6 +104,9 @@ def dpo_loss(
 ) -> Float[Tensor, ""]:
     """The DPO loss from summed answer log-probs, averaged over the pairs.
 
+    ``-mean log sigmoid(beta * ((pi_c - ref_c) - (pi_r - ref_r)))``: the four inputs have shape
+    (n,) (one summed log-prob per pair), the result shape ().
+
     Examples
     --------
     >>> z = torch.zeros(3)

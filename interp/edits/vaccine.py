@@ -115,7 +115,8 @@ class VaccineConfig(TrainingConfig):
 
 
 def global_norm(tensors: Mapping[str, Tensor] | Sequence[Tensor]) -> Tensor:
-    """One L2 norm over all entries of all `tensors` (float32 scalar), ``||[t_1, ..., t_L]||_2``.
+    """One L2 norm over all entries of all `tensors` (any shapes), ``||[t_1, ..., t_L]||_2``:
+    a float32 tensor of shape ().
 
     Examples
     --------

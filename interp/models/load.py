@@ -210,7 +210,8 @@ def load_unprocessed(model: HookedTransformer, state_dict: dict[str, Tensor]) ->
     model : HookedTransformer
         Built from the checkpoint's config; its weights are replaced in place.
     state_dict : dict of str to Tensor
-        TransformerLens-named weights, e.g. from ``convert_llama_weights(hf_model, model.cfg)``.
+        TransformerLens-named weights, each of the shape of ``model.state_dict()[name]``, e.g.
+        from ``convert_llama_weights(hf_model, model.cfg)``.
     """
     with torch.no_grad():
         model.load_state_dict(model.fill_missing_keys(state_dict), strict=True)

@@ -77,7 +77,12 @@ def refusal_direction(
 @contextmanager
 def add_direction(model: HookedTransformer, direction: Tensor, alpha: float, *,
                   hook: str) -> Iterator[HookedTransformer]:
-    """Within the block, `hook`'s activation is ``x + alpha * direction`` at every position."""
+    """Within the block, `hook`'s activation is ``x + alpha * direction`` at every position.
+
+    `direction` has shape (d_model,) (e.g. from :func:`refusal_direction`, unnormalised: alpha 1
+    adds the full difference in means); `hook` is a residual-stream hook of shape
+    (batch, pos, d_model).
+    """
     from interp.hooks import temporary_hooks
 
     r = _check_direction(model, direction)
@@ -95,7 +100,8 @@ def ablate_direction(model: HookedTransformer, direction: Tensor) -> Iterator[Ho
 
     Hooks ``blocks.l.hook_resid_pre`` and ``blocks.l.hook_resid_mid`` (where the model has it) of
     every block and the last block's ``hook_resid_post``: no block reads, and the unembedding
-    does not see, any component along ``direction``.
+    does not see, any component along ``direction`` (shape (d_model,); normalised here):
+    ``x - (x . u) u`` on every (batch, pos, d_model) residual.
     """
     from interp.hooks import resid_mid, resid_post, resid_pre, temporary_hooks
 

@@ -83,7 +83,9 @@ def feature_activations(
 ) -> tuple[Float[Tensor, "n_tokens d_sae"], Int[Tensor, " n_tokens"], Int[Tensor, " n_tokens"]]:
     """SAE feature activations of the selected tokens: (acts, text_index, position).
 
-    :func:`token_rows` at the SAE's hook, then :func:`encode_rows`.
+    :func:`token_rows` at the SAE's hook, then :func:`encode_rows`. `tokens` and `mask` have shape
+    (n_texts, pos) (``mask`` True on the tokens to read); ``acts`` has shape (n_tokens, d_sae),
+    ``text_index`` and ``position`` shape (n_tokens,).
     """
     rows, text_index, position = token_rows(model, tokens, mask, hook=sae_for_hook(model, sae, hook),
                                             batch_size=batch_size, progress=progress)

@@ -58,7 +58,7 @@ def collect_sae_activations(
 
 @torch.no_grad()
 def sae_stats(sae: Any, acts: Float[Tensor, "n d"], *, batch_size: int = 4096) -> dict[str, float]:
-    """Reconstruction figures of `sae` on activations `acts` (held-out tokens).
+    """Reconstruction figures of `sae` on activations `acts` of shape (n_tokens, d_in) (held-out tokens).
 
     Returns
     -------

@@ -174,7 +174,8 @@ def clamp_sweep(model: HookedTransformer, sae: Any, feature: int, values: Sequen
 
 def addition_sweep(model: HookedTransformer, direction: Tensor, alphas: Sequence[float], *, hook: str,
                    **kwargs: Any) -> SteeringSweep:
-    """:func:`steering_sweep` over ``alpha`` of difference-in-means activation addition at `hook`."""
+    """:func:`steering_sweep` over ``alpha`` of difference-in-means activation addition at `hook`
+    (`direction` of shape (d_model,), see :func:`~interp.steering.add_direction`)."""
     from interp.steering.directions import add_direction
 
     return steering_sweep(model, lambda a: add_direction(model, direction, a, hook=hook), alphas,
@@ -183,7 +184,8 @@ def addition_sweep(model: HookedTransformer, direction: Tensor, alphas: Sequence
 
 
 def ablation_sweep(model: HookedTransformer, direction: Tensor, **kwargs: Any) -> SteeringSweep:
-    """The model without and with directional ablation of `direction` (values False, True)."""
+    """The model without and with directional ablation of `direction` (shape (d_model,); values
+    False, True; see :func:`~interp.steering.ablate_direction`)."""
     from interp.steering.directions import ablate_direction
 
     return steering_sweep(model, lambda on: ablate_direction(model, direction) if on else nullcontext(),
