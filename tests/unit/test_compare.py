@@ -71,6 +71,28 @@ def test_summary_claims_and_json(comparison, tmp_path):
     assert len(data["rows"]) == 6 and data["meta"]["n_instances"] == 2 and data["claims"]
 
 
+def test_key_scaling_claim_says_nothing_when_the_scaled_model_is_broken(comparison):
+    from interp.compare.claims import evaluate_claims
+
+    def key_claim(table):
+        claims = evaluate_claims(table, comparison.details, None)
+        return next(c for c in claims if c.claim.startswith("Scaling the toxic keys"))
+
+    table = comparison.table.copy()
+    dpo = table["method"] == "dpo"
+    table.loc[dpo, "keys_fluency"] = table.loc[dpo, "fluency"]
+    from interp.evaluate.rates import wilson_interval
+
+    n = int(table.loc[dpo, "ds_n"].iloc[0])
+    (hi_low, hi_high), (lo_low, lo_high) = wilson_interval(n, n), wilson_interval(0, n)
+    table.loc[dpo, ["ds", "ds_low", "ds_high"]] = [100.0, 100 * hi_low, 100 * hi_high]  # a clear fall,
+    table.loc[dpo, ["keys_ds", "keys_ds_low", "keys_ds_high"]] = [0.0, 100 * lo_low, 100 * lo_high]  # intact text
+    assert key_claim(table).status == "holds" and "broken" not in key_claim(table).evidence
+    table.loc[dpo, "keys_fluency"] = 0.1 * table.loc[dpo, "fluency"]  # SmolLM2 at x10: 5.0 -> 0.7
+    claim = key_claim(table)
+    assert claim.status == "inconclusive" and "broken" in claim.evidence
+
+
 def test_report_is_self_contained_and_escapes_generations(comparison, tmp_path):
     comparison.samples["sft"] = [("say <b>hi</b>", "<script>alert('x')</script> & done")]
     path = comparison.to_html(tmp_path / "report.html")
