@@ -5,7 +5,8 @@ evaluation of the base model measured in the same run.
     python benchmarks/bench_compare.py --model smollm2-135m-instruct    # SmolLM2 (about an hour on 2 cores)
 
 Prints, per stage (probe and location, the base, each method's edit and its measurements split
-into evaluation / mechanisms / attack (training, evaluation, HED) / key scaling, the layer sweep), the seconds and the ratio to one base evaluation (SafeEdit scores + over-refusal):
+into evaluation / mechanisms / attack (training, evaluation, HED) / key scaling, the layer sweep),
+the seconds and the ratio to one base evaluation (SafeEdit scores + over-refusal):
 how many evaluations' worth of time each stage costs. Record the figures in RESULTS.md.
 """
 

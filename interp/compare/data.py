@@ -15,7 +15,8 @@ __all__ = ["PROFILES", "ComparisonData", "comparison_data", "profile_for"]
 #: batch 4, 30 steps; a 10 %-harmful attack of 20 steps. SmolLM2: SFT with retention answers at lr
 #: 1e-5 (refusal-only SFT/DPO made it refuse 79-90 % of safe prompts), DPO at lr 5e-6 with prompts
 #: cut to 512 tokens (memory), Vaccine at SFT's settings; 12 evaluation records and an attack of
-#: 20 steps x 4 at lr 2e-5 (DS 86.7 -> 33.3 on the base) keep ``interp compare`` within an hour.
+#: 20 steps x 4 at lr 2e-5 (DS 86.7 -> 33.3 on the base). ``interp compare`` at these settings:
+#: 74 min on 2 CPU cores (benchmarks/RESULTS.md), over the hour it is meant to fit.
 PROFILES: dict[str, dict[str, Any]] = {
     "organism": {
         "methods": {"dinm": {}, "sft": {"steps": 50}, "dpo": {"steps": 20},

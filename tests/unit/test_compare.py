@@ -73,6 +73,7 @@ def test_summary_claims_and_json(comparison, tmp_path):
 
 def test_key_scaling_claim_says_nothing_when_the_scaled_model_is_broken(comparison):
     from interp.compare.claims import evaluate_claims
+    from interp.evaluate.rates import wilson_interval
 
     def key_claim(table):
         claims = evaluate_claims(table, comparison.details, None)
@@ -81,8 +82,6 @@ def test_key_scaling_claim_says_nothing_when_the_scaled_model_is_broken(comparis
     table = comparison.table.copy()
     dpo = table["method"] == "dpo"
     table.loc[dpo, "keys_fluency"] = table.loc[dpo, "fluency"]
-    from interp.evaluate.rates import wilson_interval
-
     n = int(table.loc[dpo, "ds_n"].iloc[0])
     (hi_low, hi_high), (lo_low, lo_high) = wilson_interval(n, n), wilson_interval(0, n)
     table.loc[dpo, ["ds", "ds_low", "ds_high"]] = [100.0, 100 * hi_low, 100 * hi_high]  # a clear fall,
