@@ -55,10 +55,16 @@ def _compare(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     layer_sweep = {"auto": None, "on": True, "off": False}[args.layer_sweep]
+    executor = None
+    if args.executor == "ray":
+        from interp.executors import RayExecutor
+
+        executor = RayExecutor(args.workers, num_gpus=args.gpus_per_task)
     result = compare_mechanisms(args.model, [m.strip() for m in args.methods.split(",") if m.strip()],
                                 n_instances=args.n_instances, n_eval=args.n_eval,
                                 seeds=[int(s) for s in args.seeds.split(",")], attack=not args.no_attack,
-                                layer_sweep=layer_sweep, device=args.device, progress=not args.quiet)
+                                layer_sweep=layer_sweep, device=args.device, executor=executor,
+                                progress=not args.quiet)
     path = result.to_html(args.out)
     if args.json:
         result.to_json(args.json)
@@ -127,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", default="report.html")
     cmp_.add_argument("--json", help="also write every number as JSON here")
     cmp_.add_argument("--device")
+    cmp_.add_argument("--executor", choices=("serial", "ray"), default="serial",
+                      help="run each (method, seed, record) here, or as Ray tasks (RAY_ADDRESS or a local cluster)")
+    cmp_.add_argument("--workers", type=int, default=None, help="CPUs of a local Ray cluster (default: all)")
+    cmp_.add_argument("--gpus-per-task", type=float, default=0, help="each Ray task's GPU request")
     cmp_.set_defaults(func=_compare)
 
     rep = sub.add_parser("report", help="locate, probe and evaluate a model; write an HTML report")

@@ -39,7 +39,7 @@ class MechanismComparison:
         ``(method, seed, instance) -> {"flow", "readout", "weight_diff", "drift"}`` objects.
     samples : dict of str to list of (prompt, generation)
     meta : dict
-        Model, seeds, settings, versions, device, seconds.
+        Model, seeds, settings, versions, device, executor, seconds, and ``failures``.
     layer_sweep : DINMSweep or None
     """
 
@@ -57,6 +57,15 @@ class MechanismComparison:
         from interp.compare.claims import evaluate_claims
 
         return pd.DataFrame([c.to_dict() for c in evaluate_claims(self.table, self.details, self.layer_sweep)])
+
+    @property
+    def failures(self) -> Any:
+        """pandas DataFrame of the tasks that failed (method, seed, instance, error, attempts);
+        empty when all ran. Their models have no row in :attr:`table`."""
+        import pandas as pd
+
+        return pd.DataFrame(self.meta.get("failures", []),
+                            columns=["method", "seed", "instance", "error", "attempts"])
 
     def differences(self, reference: str = "base") -> Any:
         """Each method minus `reference` on DS, DG-Avg, over-refusal and the permanence scores,
@@ -144,6 +153,8 @@ class MechanismComparison:
 
     def __str__(self) -> str:
         lines = [f"MechanismComparison of {self.meta.get('model')} ({self.meta.get('seconds')} s)"]
+        lines += [f"  [failed] {f['method']} seed {f['seed']} {f['instance']}: {f['error'].splitlines()[0]}"
+                  for f in self.meta.get("failures", [])]
         for _, c in self.claims.iterrows():
             lines.append(f"  [{c['status']}] {c['claim']}: {c['evidence']}")
         return "\n".join(lines)

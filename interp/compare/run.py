@@ -58,6 +58,39 @@ def _sae_features(name: str, model: Any, records: list[Any], n: int = 10) -> tup
     return sae, features[:n], features[-n:]
 
 
+@dataclass
+class _Job:
+    """One unit of work of the comparison: a model to edit (``"base"``: none) and measure."""
+
+    method: str
+    seed: int
+    instance: str = ""
+    train: Any = None
+    edit_fn: Any = None  # resolved by the caller: a method registered in a notebook runs on Ray too
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} seed {self.seed}" + (f" record {self.instance}" if self.instance else "")
+
+
+def _run_job(job: _Job, *, model: Any, options: dict[str, dict[str, Any]], common: dict[str, Any]) -> tuple[
+        dict[str, Any], dict[str, Any], list[tuple[str, str]]]:
+    """Edit `model` as `job` says and measure the result: (row, details, samples). Seeds torch
+    with the job's seed first, so a job gives the same numbers alone, in a loop or on Ray."""
+    import torch
+
+    torch.manual_seed(job.seed)
+    if job.method == "base":
+        edit: Any = _NoEdit(model)
+    else:
+        edit = job.edit_fn(model, job.train, seed=job.seed, progress=False, **options[job.method])
+    measured = measure_edit(model, edit, seed=job.seed, **common)
+    row = {"method": job.method, "seed": job.seed, "instance": job.instance, **measured.row}
+    if getattr(edit, "region", None) is not None:
+        row["edited_layer"] = edit.region.layer
+    return row, measured.details, measured.samples
+
+
 def _check_methods(methods: Sequence[str]) -> list[str]:
     from interp.edits import EDIT_METHODS
 
@@ -84,6 +117,7 @@ def compare_mechanisms(
     attack_options: dict[str, Any] | None = None,
     key_options: dict[str, Any] | None = None,
     device: str | None = None,
+    executor: Any = None,
     progress: bool = True,
 ) -> MechanismComparison:
     """Apply each detox method to `model` and measure what it changed inside, with uncertainty.
@@ -114,6 +148,12 @@ def compare_mechanisms(
         Options of :func:`interp.edits.harmful_finetune` and :func:`interp.edits.scale_toxic_keys`,
         merged over the profile's.
     device : str, optional
+    executor : {"serial", "ray"} or executor object, optional
+        How the (method, seed, record) tasks run (:mod:`interp.executors`): one after another
+        here (default), or as Ray tasks (``RAY_ADDRESS`` when set, else a local cluster; pass a
+        :class:`~interp.executors.RayExecutor` for ``num_gpus``, retries, ...). Each task seeds
+        itself, so both give the same numbers. A task that fails is reported in ``.failures``
+        and the others are kept; only a failure of the base model's measurements raises.
     progress : bool, default=True
 
     Returns
@@ -132,11 +172,13 @@ def compare_mechanisms(
     import torch
 
     from interp.edits import get_edit
+    from interp.executors import get_executor
     from interp.locate import Region, locate_over
     from interp.models import load_model
 
     start = time.perf_counter()
     methods = _check_methods(methods)
+    runner = get_executor(executor)
     if isinstance(n_instances, bool) or not isinstance(n_instances, int) or n_instances < 1:
         raise ValueError(f"n_instances must be a positive int, got {n_instances!r}")
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
@@ -152,9 +194,8 @@ def compare_mechanisms(
     data = comparison_data(name, model, n_instances=n_instances, n_eval=n_eval, dataset=dataset, seed=seeds[0])
     torch.manual_seed(seeds[0])
 
-    bar = tqdm(total=2 + len(seeds) * sum(n_instances if m == "dinm" else 1 for m in methods),
-               desc="compare mechanisms", disable=not progress)
-    bar.set_postfix_str("probe and location")
+    if progress:
+        tqdm.write("compare mechanisms: probe and location")
     probe = probes.train_toxicity_probe(model, data.probe_records, seed=seeds[0], progress=False)
     located = locate_over(model, data.eval_records, progress=False)
     layer = located.layer_counts.most_common(1)[0][0]
@@ -166,33 +207,33 @@ def compare_mechanisms(
                   alignment_pairs=data.alignment_pairs, key_options=key_opts, base_toxicity=base_tox,
                   max_new_tokens=profile["max_new_tokens"], attack=attack)
     stages = {"probe and location": time.perf_counter() - start}
-    bar.update(1)
-    bar.set_postfix_str("base")
-    rows, details, samples = [], {}, {}
-    measured = measure_edit(model, _NoEdit(model), seed=seeds[0], **common)
-    rows.append({"method": "base", "seed": seeds[0], "instance": "", **measured.row})
-    details[("base", seeds[0], "")] = measured.details
-    samples["base"] = measured.samples
-    bar.update(1)
+
+    jobs = [_Job("base", seeds[0])]
     for method in methods:
         config_cls, fn = get_edit(method)
         for seed in seeds:
-            jobs = ([(str(getattr(r, "id", i)), r) for i, r in enumerate(data.instances)] if method == "dinm"
-                    else [("", _one_pass(data.train, config_cls.from_options(dict(options[method]), method=method),
-                                         seed))])
-            for instance, train in jobs:
-                bar.set_postfix_str(f"{method} seed {seed}{' record ' + instance if instance else ''}")
-                edit = fn(model, train, seed=seed, progress=False, **options[method])
-                measured = measure_edit(model, edit, seed=seed, **common)
-                row = {"method": method, "seed": seed, "instance": instance, **measured.row}
-                if getattr(edit, "region", None) is not None:
-                    row["edited_layer"] = edit.region.layer
-                rows.append(row)
-                details[(method, seed, instance)] = measured.details
-                samples.setdefault(method, measured.samples)
-                del edit
-                bar.update(1)
-    bar.close()
+            if method == "dinm":
+                jobs += [_Job(method, seed, str(getattr(r, "id", i)), r, fn) for i, r in enumerate(data.instances)]
+            else:
+                config = config_cls.from_options(dict(options[method]), method=method)
+                jobs.append(_Job(method, seed, "", _one_pass(data.train, config, seed), fn))
+    t = time.perf_counter()
+    outcomes = runner.map(_run_job, jobs, shared={"model": model, "options": options, "common": common},
+                          labels=[j.label for j in jobs], desc="compare mechanisms", progress=progress)
+    stages["edits and measurements"] = time.perf_counter() - t
+    if not outcomes[0].ok:
+        raise RuntimeError(f"compare_mechanisms: the base model's measurements failed (every comparison needs "
+                           f"them): {outcomes[0].error}")
+    rows, details, samples, failures = [], {}, {}, []
+    for job, outcome in zip(jobs, outcomes):
+        if not outcome.ok:
+            failures.append({"method": job.method, "seed": job.seed, "instance": job.instance,
+                             "error": outcome.error, "attempts": outcome.attempts})
+            continue
+        row, detail, sample = outcome.value
+        rows.append(row)
+        details[(job.method, job.seed, job.instance)] = detail
+        samples.setdefault(job.method, sample)
 
     sweep = None
     if (profile["layer_sweep"] if layer_sweep is None else layer_sweep) and "dinm" in methods:
@@ -211,7 +252,8 @@ def compare_mechanisms(
             "probe_accuracy": probe.accuracy, "method_options": options, "attack_options": attack_opts,
             "key_options": key_opts, "device": str(model.cfg.device), "dtype": str(model.cfg.dtype),
             "torch": torch.__version__, "python": platform.python_version(),
-            "stage_seconds": {k: round(v, 1) for k, v in stages.items()},
+            "stage_seconds": {k: round(v, 1) for k, v in stages.items()}, "executor": runner.name,
+            "failures": failures,
             "seconds": round(time.perf_counter() - start, 1)}
     try:
         import transformer_lens

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor
-from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 __all__ = ["SteeringSweep", "ablation_sweep", "addition_sweep", "clamp_sweep", "steering_sweep"]
@@ -106,9 +105,71 @@ class SteeringSweep:
         return fig
 
 
+def _arity(fn: Callable[..., Any]) -> int:
+    """Required positional parameters of `fn` (1 for ``value``, 2 for ``(model, value)``)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature
+        return 1
+    return sum(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def _sweep_row(value: Any, *, model: HookedTransformer, steer: Callable[..., Any], opts: dict[str, Any]) -> tuple[
+        Any, float]:
+    """One value of a sweep (one executor task): the behaviour row inside ``steer(model, value)``
+    and the fluency of its benign generations (the harmful ones' when there is no benign set)."""
+    from interp.evaluate import behaviour_row
+    from interp.evaluate.text_metrics import ngram_entropy
+
+    with steer(model, value):
+        row = behaviour_row(model, progress=False, **opts)
+    texts = [g for s in row.sets if s.harmful == (not opts.get("benign")) for g in s.generations]
+    return row, ngram_entropy(texts)
+
+
+@dataclass
+class _Clamp:
+    """``(model, value) -> clamp(...)``: picklable, so a Ray task can steer its own copy of the model."""
+
+    sae: Any
+    feature: int
+    positions: str
+    conditional: bool
+    hook: str
+
+    def __call__(self, model: HookedTransformer, value: Any) -> AbstractContextManager[Any]:
+        from interp.steering.clamp import clamp
+
+        return clamp(model, self.sae, self.feature, value, positions=self.positions,
+                     conditional=self.conditional, hook=self.hook)
+
+
+@dataclass
+class _Add:
+    direction: Tensor
+    hook: str
+
+    def __call__(self, model: HookedTransformer, alpha: float) -> AbstractContextManager[Any]:
+        from interp.steering.directions import add_direction
+
+        return add_direction(model, self.direction, alpha, hook=self.hook)
+
+
+@dataclass
+class _Ablate:
+    direction: Tensor
+
+    def __call__(self, model: HookedTransformer, on: bool) -> AbstractContextManager[Any]:
+        from interp.steering.directions import ablate_direction
+
+        return ablate_direction(model, self.direction) if on else nullcontext()
+
+
 def steering_sweep(
     model: HookedTransformer,
-    intervention: Callable[[Any], AbstractContextManager[Any]],
+    intervention: Callable[..., AbstractContextManager[Any]],
     values: Sequence[Any],
     *,
     harmful: Mapping[str, Sequence[Any]],
@@ -120,6 +181,7 @@ def steering_sweep(
     max_new_tokens: int = 64,
     batch_size: int = 16,
     seed: int = 0,
+    executor: Any = None,
     progress: bool = True,
 ) -> SteeringSweep:
     """:func:`~interp.evaluate.behaviour_row` inside ``intervention(value)`` for every value.
@@ -127,58 +189,77 @@ def steering_sweep(
     Parameters
     ----------
     model : HookedTransformer
-    intervention : callable value -> context manager
-        Steers `model` inside its block (e.g. ``lambda v: clamp(model, sae, f, v)``).
+    intervention : callable value -> context manager, or (model, value) -> context manager
+        Steers the model inside its block (e.g. ``lambda v: clamp(model, sae, f, v)``). With an
+        executor other than serial it must take ``(model, value)`` and be picklable: each task
+        steers its own copy of the model in another process.
     values : sequence
         Non-empty.
     harmful, benign, qa, judge, max_new_tokens, batch_size, seed
         As in :func:`~interp.evaluate.behaviour_row` (greedy generation, the default judge).
     name, parameter : str
         Labels for the table and the figure.
+    executor : {"serial", "ray"} or executor object, optional
+        How the values run (:mod:`interp.executors`); one task per value, same numbers either
+        way. A value whose task fails raises ``RuntimeError`` naming it, after the others ran.
 
     Returns
     -------
     SteeringSweep
     """
-    from interp.evaluate import behaviour_row, resolve_judge
-    from interp.evaluate.text_metrics import ngram_entropy
+    from interp.evaluate import resolve_judge
+    from interp.executors import SerialExecutor, get_executor, raise_failures
 
     values = list(values)
     if not values:
         raise ValueError("values is empty; give at least one value to sweep")
+    runner = get_executor(executor)
+    if _arity(intervention) >= 2:
+        steer = intervention
+    elif isinstance(runner, SerialExecutor):
+        steer = _Bound(intervention)
+    else:
+        raise TypeError(f"steering_sweep with executor {runner.name!r}: intervention must take (model, value) "
+                        "(each task steers its own copy of the model); a function of value alone steers the "
+                        "caller's model only")
     judge = resolve_judge(judge, model, refusal=True)
-    rows, fluency = [], []
-    for value in tqdm(values, desc=name, disable=not progress):
-        with intervention(value):
-            row = behaviour_row(model, harmful, benign=benign, qa=qa, judge=judge, max_new_tokens=max_new_tokens,
-                                batch_size=batch_size, seed=seed, progress=False)
-        rows.append(row)
-        texts = [g for s in row.sets if s.harmful == (not benign) for g in s.generations]
-        fluency.append(ngram_entropy(texts))
-    return SteeringSweep(name=name, parameter=parameter, values=values, rows=rows, fluency=fluency)
+    opts = dict(harmful=harmful, benign=benign, qa=qa, judge=judge, max_new_tokens=max_new_tokens,
+                batch_size=batch_size, seed=seed)
+    outcomes = runner.map(_sweep_row, values, shared={"model": model, "steer": steer, "opts": opts},
+                          labels=[f"{parameter}={v}" for v in values], desc=name, progress=progress)
+    raise_failures(outcomes, name)
+    rows, fluency = zip(*(o.value for o in outcomes))
+    return SteeringSweep(name=name, parameter=parameter, values=values, rows=list(rows), fluency=list(fluency))
+
+
+@dataclass
+class _Bound:
+    """An intervention of the value alone, called as ``(model, value)`` (serial runs only)."""
+
+    intervention: Callable[[Any], AbstractContextManager[Any]]
+
+    def __call__(self, model: HookedTransformer, value: Any) -> AbstractContextManager[Any]:
+        return self.intervention(value)
 
 
 def clamp_sweep(model: HookedTransformer, sae: Any, feature: int, values: Sequence[float | None], *,
                 positions: str = "all", conditional: bool = False, hook: str | None = None,
                 **kwargs: Any) -> SteeringSweep:
-    """:func:`steering_sweep` over clamp values of one SAE feature (None = unclamped)."""
-    from interp.steering.clamp import clamp
+    """:func:`steering_sweep` over clamp values of one SAE feature (None = unclamped); takes its
+    keywords, ``executor="ray"`` included (one task per value)."""
     from interp.steering.features import sae_for_hook
 
     hook = sae_for_hook(model, sae, hook)
     label = f"clamp feature {int(feature)} at {hook}" + (" (conditional)" if conditional else "")
-    return steering_sweep(model, lambda v: clamp(model, sae, feature, v, positions=positions,
-                                                 conditional=conditional, hook=hook),
-                          values, name=kwargs.pop("name", label), parameter="clamp value", **kwargs)
+    return steering_sweep(model, _Clamp(sae, int(feature), positions, conditional, hook), values,
+                          name=kwargs.pop("name", label), parameter="clamp value", **kwargs)
 
 
 def addition_sweep(model: HookedTransformer, direction: Tensor, alphas: Sequence[float], *, hook: str,
                    **kwargs: Any) -> SteeringSweep:
     """:func:`steering_sweep` over ``alpha`` of difference-in-means activation addition at `hook`
     (`direction` of shape (d_model,), see :func:`~interp.steering.add_direction`)."""
-    from interp.steering.directions import add_direction
-
-    return steering_sweep(model, lambda a: add_direction(model, direction, a, hook=hook), alphas,
+    return steering_sweep(model, _Add(direction, hook), alphas,
                           name=kwargs.pop("name", f"add alpha x refusal direction at {hook}"),
                           parameter="alpha", **kwargs)
 
@@ -186,8 +267,6 @@ def addition_sweep(model: HookedTransformer, direction: Tensor, alphas: Sequence
 def ablation_sweep(model: HookedTransformer, direction: Tensor, **kwargs: Any) -> SteeringSweep:
     """The model without and with directional ablation of `direction` (shape (d_model,); values
     False, True; see :func:`~interp.steering.ablate_direction`)."""
-    from interp.steering.directions import ablate_direction
-
-    return steering_sweep(model, lambda on: ablate_direction(model, direction) if on else nullcontext(),
-                          [False, True], name=kwargs.pop("name", "directional ablation of the refusal direction"),
+    return steering_sweep(model, _Ablate(direction), [False, True],
+                          name=kwargs.pop("name", "directional ablation of the refusal direction"),
                           parameter="ablated", **kwargs)

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ["interp.models", "interp.data", "interp.activations", "interp.locate", "interp.evaluate",
-            "interp.edits", "interp.mechanisms", "interp.steering", "interp.compare", "interp.intervals"]
+            "interp.edits", "interp.mechanisms", "interp.steering", "interp.compare", "interp.intervals", "interp.executors"]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 PACKAGES = ["interp.models", "interp.data", "interp.activations", "interp.locate", "interp.evaluate",
             "interp.edits", "interp.mechanisms", "interp.steering", "interp.compare", "interp.intervals",
-            "interp.checks", "interp.layout", "probes"]
+            "interp.checks", "interp.layout", "interp.executors", "probes"]
 TENSOR = re.compile(r"Tensor|Float\[|Int\[|Bool\[")
 SHAPE = re.compile(r"shape|\((?:\.\.\.|n|batch|d_\w+|pos|n_\w+)[,)]")
 

@@ -25,7 +25,8 @@ LAYERS: dict[str, int] = {
     "interp.edits": 6, "interp.steering": 6, "interp.organism": 6,
     "interp.intervals": 0,
     "interp.report": 7,  # below the comparison: it renders whatever it is given
-    "interp.executors": 8, "interp.compare": 9,
+    "interp.executors": 0,  # imports nothing of the package: the sweeps (6) and the comparison (9) map through it
+    "interp.compare": 9,
     "interp.cli": 10, "interp": 11,  # the package root only re-exports, lazily
 }
 
