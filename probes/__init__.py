@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "train_toxicity_probe": "probes.train",
     "train_probe_from_texts": "probes.train",
     "train_probe_from_csv": "probes.train",
+    "train_probe_from_shards": "probes.streamed",
     "RegionToxicity": "probes.scoring",
     "ToxicSubspace": "probes.scoring",
     "value_vector_toxicity": "probes.scoring",
@@ -36,7 +37,7 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value
         return value
-    if name in {"linear", "scoring", "train"}:
+    if name in {"linear", "scoring", "streamed", "train"}:
         return importlib.import_module(f"probes.{name}")
     raise AttributeError(f"module 'probes' has no attribute {name!r}")
 

@@ -31,9 +31,11 @@ from interp.activations.reducers import (
     RunningSum,
     TokenRows,
 )
+from interp.activations.shards import ActivationShards
 from interp.activations.stream import collect_activations, collect_from_texts, selected_positions
 
 __all__ = [
+    "ActivationShards",
     "AllPositions",
     "ChatTokens",
     "LastToken",

@@ -11,7 +11,7 @@ ten texts as for a million. Results are float32 tensors on CPU.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
 import torch
@@ -53,6 +53,11 @@ class Reducer:
 
     #: ``True`` when ``result()`` has one row per text.
     per_text: ClassVar[bool] = False
+    #: ``True`` when the reducer can hand its rows to a ``sink`` instead of keeping them
+    #: (``collect_activations(..., out=dir)`` writes them to shards).
+    streams_rows: ClassVar[bool] = False
+    #: Set by ``collect_activations(..., out=...)``: ``sink(rows, text_index, position=None)``.
+    sink: Callable[..., None] | None = None
 
     def start(self, n_texts: int, n_pos: int) -> None:
         """Clear the state before a run over ``n_texts`` texts padded to ``n_pos`` positions."""
@@ -104,6 +109,9 @@ class _PerText(Reducer):
 
     def _keep(self, values: Tensor, *, cols: slice | None = None) -> None:
         values = values.detach()
+        if self.sink is not None:
+            self.sink(values, self._rows)
+            return
         if self._out is None:
             shape = values.shape[1:] if cols is None else (self._n_pos, *values.shape[2:])
             self._out = torch.zeros((self._n_texts, *shape), dtype=torch.float32)
@@ -122,6 +130,8 @@ class _PerText(Reducer):
 class MeanOverPositions(_PerText):
     """Masked mean over positions, per text: result of shape (n_texts, d)."""
 
+    streams_rows = True
+
     def update(self, acts: Tensor, mask: Tensor) -> None:
         x, m = _masked(acts, mask)
         counts = m.sum(dim=1)
@@ -135,6 +145,8 @@ class LastToken(_PerText):
     With left padding and no position mask this is the last real token (e.g. the end-of-turn
     token of a chat sequence).
     """
+
+    streams_rows = True
 
     def update(self, acts: Tensor, mask: Tensor) -> None:
         mask = mask.to(acts.device)
@@ -252,11 +264,18 @@ class TokenRows(Reducer):
         self._chunks: list[Tensor] = []
         self._where: list[tuple[Tensor, Tensor]] = []
 
+    streams_rows = True
+
     def update(self, acts: Tensor, mask: Tensor) -> None:
         mask = mask.to(acts.device)
-        self._chunks.append(acts[mask].detach().to(device="cpu", dtype=torch.float32))
+        rows = acts[mask].detach().to(device="cpu", dtype=torch.float32)
         text, col = mask.nonzero(as_tuple=True)
-        self._where.append((self._rows.cpu()[text.cpu()], col.cpu() + (self._cols.start or 0)))
+        where = (self._rows.cpu()[text.cpu()], col.cpu() + (self._cols.start or 0))
+        if self.sink is not None:
+            self.sink(rows, *where)
+            return
+        self._chunks.append(rows)
+        self._where.append(where)
 
     def result(self) -> Float[Tensor, "n_tokens ..."]:
         if not self._chunks:

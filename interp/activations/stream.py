@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -28,6 +29,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.activations.reducers import PositionSelect, Reducer, ReducerSpec, resolve_reducers
+from interp.activations.shards import ActivationShards, finish_shards, open_shard_writers, removed_on_error
 from interp.checks import model_device
 from interp.hooks import check_hook_names, layer_of, temporary_hooks
 from interp.layout import inference_layout
@@ -121,7 +123,9 @@ def collect_activations(
     sort_by_length: bool = True,
     progress: bool = True,
     device: str | torch.device | None = None,
-) -> dict[str, Tensor]:
+    out: str | Path | None = None,
+    shard_rows: int = 16384,
+) -> dict[str, Tensor] | ActivationShards:
     """Run ``model`` over token ids in batches and reduce each hook's activations as they stream.
 
     No activation cache is built: a capture hook passes each batch's activation at each hook
@@ -161,11 +165,18 @@ def collect_activations(
         Show a tqdm bar. Tests pass ``False``.
     device : str or torch.device, optional
         Where to run; default (and the only allowed value) is the model's device.
+    out : str or Path, optional
+        A new (or empty) folder: each hook's rows are written there as safetensors shards while
+        they stream, for sets that do not fit in memory (reducers ``"mean"``, ``"last"``,
+        ``"tokens"``; see :mod:`interp.activations.shards`). Memory then stays one shard per hook.
+    shard_rows : int, default=16384
+        Rows per shard with `out`.
 
     Returns
     -------
-    dict of str to Tensor
-        One float32 CPU tensor per hook, in ``hook_names`` order, of the reducer's shape.
+    dict of str to Tensor, or ActivationShards
+        One float32 CPU tensor per hook, in ``hook_names`` order, of the reducer's shape; with
+        `out`, the :class:`~interp.activations.ActivationShards` of the folder.
 
     Raises
     ------
@@ -208,6 +219,7 @@ def collect_activations(
             )
     run_device = model_device(model, device)
     stop_at_layer, return_type = _forward_plan(names)
+    writers = open_shard_writers(out, reducers, shard_rows)
 
     lengths = attention_mask.sum(dim=1)
     order = torch.argsort(lengths, stable=True) if sort_by_length else torch.arange(n_texts)
@@ -225,7 +237,7 @@ def collect_activations(
     # the layout costs two copies of the weights, TransformerLens one per forward pass: worth it
     # from two batches on (callers that loop over single batches wrap their loop in it instead)
     layout = inference_layout(model) if n_texts > batch_size else contextlib.nullcontext()
-    with temporary_hooks(model, fwd_hooks), layout:
+    with temporary_hooks(model, fwd_hooks), layout, removed_on_error(out if writers else None):
         for start in tqdm(range(0, n_texts, batch_size), desc="collect activations",
                           disable=not progress, leave=False):
             rows = order[start:start + batch_size]
@@ -244,6 +256,9 @@ def collect_activations(
                 return_type=return_type,
             )
             current.clear()
+    if writers:
+        return finish_shards(out, writers, reducers, n_texts=n_texts, model_name=str(model.cfg.model_name),  # type: ignore[arg-type]
+                             keep_first_position=keep_first_position)
     return {name: red.result() for name, red in reducers.items()}
 
 
@@ -295,7 +310,8 @@ def collect_from_texts(
     batch_size: int = 16,
     progress: bool = True,
     device: str | torch.device | None = None,
-) -> dict[str, Tensor]:
+    out: str | Path | None = None,
+) -> dict[str, Tensor] | ActivationShards:
     """Tokenise ``texts`` with :func:`interp.models.tokenize` and :func:`collect_activations`.
 
     Texts are tokenised as they are (``add_special_tokens=False``, truncated from the left to
@@ -308,7 +324,7 @@ def collect_from_texts(
     model : HookedTransformer
         A model with a tokenizer (from :func:`interp.load_model`).
     texts : sequence of str
-    hook_names, reducer, keep_first_position, batch_size, progress, device
+    hook_names, reducer, keep_first_position, batch_size, progress, device, out
         As in :func:`collect_activations`. A :class:`PositionSelect` cannot be used here (its
         mask must match a tokenisation you hold): tokenise yourself and call
         :func:`collect_activations`.
@@ -331,5 +347,5 @@ def collect_from_texts(
     return collect_activations(
         model, toks, hook_names=hook_names, reducer=reducer,
         keep_first_position=keep_first_position, batch_size=batch_size,
-        progress=progress, device=device,
+        progress=progress, device=device, out=out,
     )

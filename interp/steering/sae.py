@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +86,6 @@ def sae_stats(sae: Any, acts: Float[Tensor, "n d"], *, batch_size: int = 4096) -
             "dead_share": float((~fired).float().mean()), "n_tokens": float(n)}
 
 
-def _batches(acts: Tensor, batch_size: int, seed: int) -> Iterator[Tensor]:
-    """Endless shuffled batches of rows (a new permutation per epoch, from a local generator)."""
-    gen = torch.Generator().manual_seed(seed)
-    while True:
-        order = torch.randperm(len(acts), generator=gen)
-        for start in range(0, len(order) - batch_size + 1, batch_size):
-            yield acts[order[start: start + batch_size]]
-
-
 def sae_hook(sae: Any) -> str:
     """The hook an SAE was trained on (``sae.cfg.metadata.hook_name``); error when it has none."""
     hook = getattr(getattr(sae, "cfg", None), "metadata", None)
@@ -129,9 +120,11 @@ def train_topk_sae(
     model : HookedTransformer
     hook : str
         A TransformerLens hook with activations of width ``d_in`` (e.g. ``"blocks.3.hook_resid_post"``).
-    texts : sequence of str, Tokenized, or LongTensor (n, pos)
+    texts : sequence of str, Tokenized, LongTensor (n, pos), or ActivationShards
         The token source, used as given (see :func:`interp.steering.sae_texts` for the shipped
-        ones), or token ids. Every token but each text's first is one training row.
+        ones), or token ids. Every token but each text's first is one training row. Or
+        activations already on disk (``collect_activations(..., reducer="tokens", out=dir,
+        keep_first_position=False)``): read back one shard at a time, for sets larger than memory.
     k : int, default=32
         Active features per token (O'Brien et al. use 32).
     d_sae : int, optional
@@ -178,7 +171,9 @@ def train_topk_sae(
     from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
     from sae_lens.training.sae_trainer import SAETrainer
 
+    from interp.activations import ActivationShards
     from interp.hooks import check_hook_names
+    from interp.steering.sae_rows import TrainingRows
 
     check_hook_names(model, [hook])
     if not 0 < held_out < 1:
@@ -191,37 +186,42 @@ def train_topk_sae(
     device = str(device if device is not None else model.cfg.device)
 
     start = time.perf_counter()
-    acts = collect_sae_activations(model, hook, texts, max_length=max_length, progress=progress)
+    if isinstance(texts, ActivationShards):
+        if n_tokens is not None:
+            raise ValueError("n_tokens limits the tokens of texts; activation shards are used whole "
+                             "(collect fewer texts to train on fewer)")
+        rows = TrainingRows.from_shards(texts, hook, held_out=held_out, seed=seed)
+        shape = texts.shape(hook)
+    else:
+        acts = collect_sae_activations(model, hook, texts, max_length=max_length, progress=progress)
+        acts = acts if n_tokens is None else acts[:n_tokens]
+        rows, shape = TrainingRows.from_tensor(acts, held_out=held_out, seed=seed), tuple(acts.shape[1:])
     collect_seconds = time.perf_counter() - start
-    if acts.dim() != 2:
-        raise ValueError(f"hook {hook!r} gives activations of shape {tuple(acts.shape[1:])} per token; "
+    if len(shape) != 1:
+        raise ValueError(f"hook {hook!r} gives activations of shape {shape} per token; "
                          "train_topk_sae needs a vector per token (a residual, MLP or attention output)")
-    if n_tokens is not None:
-        acts = acts[:n_tokens]
-    d_in = acts.shape[1]
+    d_in = shape[0]
     d_sae = 8 * d_in if d_sae is None else d_sae
     if k > d_sae:
         raise ValueError(f"k={k} is larger than d_sae={d_sae}")
-    order = torch.randperm(len(acts), generator=torch.Generator().manual_seed(seed))
-    n_test = max(1, int(round(held_out * len(acts))))
-    test, train = acts[order[:n_test]], acts[order[n_test:]]
-    if len(train) < batch_size:
-        raise ValueError(f"only {len(train)} training tokens at hook {hook!r}, fewer than batch_size={batch_size}; "
+    if rows.n_train < batch_size:
+        raise ValueError(f"only {rows.n_train} training tokens at hook {hook!r}, fewer than batch_size={batch_size}; "
                          "give more texts")
+    n_train = rows.n_train
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         cfg = TopKTrainingSAEConfig(d_in=d_in, d_sae=d_sae, k=k, device=device,
                                     normalize_activations="expected_average_only_in")
         training_sae = TopKTrainingSAE(cfg)
-    total = int(epochs * len(train)) // batch_size * batch_size
+    total = int(epochs * n_train) // batch_size * batch_size
     total = max(total, batch_size)
     trainer_cfg = SAETrainerConfig(total_training_samples=total, train_batch_size_samples=batch_size,
-                                   lr=lr, lr_end=lr / 10, lr_decay_steps=total // batch_size // 5, device=device, n_batches_for_norm_estimate=min(100, max(1, len(train) // batch_size)),
-                                   dead_feature_window=max(1, len(train) // batch_size),
-                                   feature_sampling_window=max(1, len(train) // batch_size))
+                                   lr=lr, lr_end=lr / 10, lr_decay_steps=total // batch_size // 5, device=device, n_batches_for_norm_estimate=min(100, max(1, n_train // batch_size)),
+                                   dead_feature_window=max(1, n_train // batch_size),
+                                   feature_sampling_window=max(1, n_train // batch_size))
     start = time.perf_counter()
-    trainer = SAETrainer(trainer_cfg, training_sae, data_provider=_batches(train, batch_size, seed))
+    trainer = SAETrainer(trainer_cfg, training_sae, data_provider=rows.batches(batch_size))
     trainer.fit()
     train_seconds = time.perf_counter() - start
 
@@ -231,8 +231,8 @@ def train_topk_sae(
         training_sae.cfg.metadata.model_name = str(model.cfg.model_name)
         training_sae.save_inference_model(folder)
         sae = SAE.load_from_disk(folder, device=device)
-        stats = sae_stats(sae, test)
-        meta = {**stats, "seed": seed, "n_train_tokens": len(train), "n_training_samples": trainer.n_training_samples,
+        stats = sae_stats(sae, rows.held_out_rows())
+        meta = {**stats, "seed": seed, "n_train_tokens": n_train, "n_training_samples": trainer.n_training_samples,
                 "collect_seconds": collect_seconds, "train_seconds": train_seconds,
                 "tokens_per_second": trainer.n_training_samples / (collect_seconds + train_seconds)}
         for key, value in meta.items():
