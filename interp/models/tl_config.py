@@ -19,7 +19,8 @@ __all__ = ["MAX_N_CTX", "tl_config"]
 MAX_N_CTX = 2048
 
 
-def tl_config(hf_cfg: Any, *, model_name: str, device: str, dtype: torch.dtype) -> HookedTransformerConfig:
+def tl_config(hf_cfg: Any, *, model_name: str, device: str, dtype: torch.dtype,
+              n_devices: int = 1) -> HookedTransformerConfig:
     """Map a Hugging Face config (gpt2 / llama / mistral) to a ``HookedTransformerConfig``.
 
     Parameters
@@ -30,6 +31,8 @@ def tl_config(hf_cfg: Any, *, model_name: str, device: str, dtype: torch.dtype) 
         Stored as ``cfg.model_name`` and used in error messages.
     device : str
     dtype : torch.dtype
+    n_devices : int, default=1
+        GPUs the blocks are split over (TransformerLens's ``n_devices``).
 
     Raises
     ------
@@ -39,6 +42,7 @@ def tl_config(hf_cfg: Any, *, model_name: str, device: str, dtype: torch.dtype) 
     common: dict[str, Any] = dict(
         model_name=model_name,
         device=device,
+        n_devices=n_devices,
         dtype=dtype,
         default_prepend_bos=False,
         init_weights=False,  # every weight is overwritten by the checkpoint

@@ -335,3 +335,27 @@ def test_tokenizer_larger_than_vocab(tmp_path, tiny_gpt2_dir):
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ValueError, match="320 tokens but the model's vocab_size is 100"):
         load_model(folder, device="cpu")
+
+
+def test_n_devices_one_is_the_plain_model_and_more_needs_that_many_gpus(tiny_gpt2_dir):
+    model = load_model(tiny_gpt2_dir, device="cpu", n_devices=1)
+    assert model.cfg.n_devices == 1
+    with pytest.raises(ValueError, match="device must be 'cuda'"):
+        load_model(tiny_gpt2_dir, device="cpu", n_devices=2)
+    with pytest.raises(ValueError, match="n_devices must be a positive int"):
+        load_model(tiny_gpt2_dir, device="cpu", n_devices=0)
+    if torch.cuda.device_count() < 2:
+        with pytest.raises(ValueError, match="CUDA device"):
+            load_model(tiny_gpt2_dir, device="cuda", n_devices=2)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices")
+def test_n_devices_splits_blocks_and_generates(tiny_gpt2_dir):  # pragma: no cover - no GPUs in CI
+    model = load_model(tiny_gpt2_dir, device="cuda", n_devices=2, dtype="float32")
+    devices = {str(b.mlp.W_out.device) for b in model.blocks}
+    assert devices == {"cuda:0", "cuda:1"}
+    reference = load_model(tiny_gpt2_dir, device="cpu")
+    prompts = ["hello world", "the quick brown fox"]
+    assert interp.generate(model, prompts, max_new_tokens=5, progress=False) == \
+        interp.generate(reference, prompts, max_new_tokens=5, progress=False)
