@@ -15,8 +15,9 @@ __all__ = ["PROFILES", "ComparisonData", "comparison_data", "profile_for"]
 #: batch 4, 30 steps; a 10 %-harmful attack of 20 steps. SmolLM2: SFT with retention answers at lr
 #: 1e-5 (refusal-only SFT/DPO made it refuse 79-90 % of safe prompts), DPO at lr 5e-6 with prompts
 #: cut to 512 tokens (memory), Vaccine at SFT's settings; 12 evaluation records and an attack of
-#: 20 steps x 4 at lr 2e-5 (DS 86.7 -> 33.3 on the base). ``interp compare`` at these settings:
-#: 74 min on 2 CPU cores (benchmarks/RESULTS.md), over the hour it is meant to fit.
+#: 20 steps at lr 2e-5. Batches of 4 (SFT, Vaccine), 2 pairs (DPO) and 2 (attack): ``interp compare``
+#: takes 55 min on 2 CPU cores (74 min at twice these batches; benchmarks/RESULTS.md). The attack at
+#: 20 x 2 still breaks the base (DS 83.3 -> 41.7, n = 12).
 PROFILES: dict[str, dict[str, Any]] = {
     "organism": {
         "methods": {"dinm": {}, "sft": {"steps": 50}, "dpo": {"steps": 20},
@@ -26,10 +27,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "n_eval": 20, "n_benign": 30, "probe_records": 400, "max_new_tokens": 32, "layer_sweep": True,
     },
     "smollm2-135m-instruct": {
-        "methods": {"dinm": {}, "sft": {"steps": 20, "lr": 1e-5, "batch_size": 8},
-                    "dpo": {"steps": 20, "lr": 5e-6, "batch_size": 4, "max_length": 512},
-                    "vaccine": {"steps": 20, "lr": 1e-5, "batch_size": 8}},
-        "attack": {"steps": 20, "n_samples": 60, "harmful_ratio": 0.2, "lr": 2e-5, "batch_size": 4,
+        "methods": {"dinm": {}, "sft": {"steps": 20, "lr": 1e-5, "batch_size": 4},
+                    "dpo": {"steps": 20, "lr": 5e-6, "batch_size": 2, "max_length": 512},
+                    "vaccine": {"steps": 20, "lr": 1e-5, "batch_size": 4}},
+        "attack": {"steps": 20, "n_samples": 60, "harmful_ratio": 0.2, "lr": 2e-5, "batch_size": 2,
                    "max_length": 512},
         "keys": {"k": 7, "factor": 10.0},
         "n_eval": 12, "n_benign": 50, "probe_records": None, "max_new_tokens": 48, "layer_sweep": False,
