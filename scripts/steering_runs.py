@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=100, help="SmolLM2: HarmBench questions in the sweep")
     parser.add_argument("--qa", type=int, default=50)
     parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--skip", default="", help="comma-separated sweeps to leave out: conditional, ablation")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", default="docs/results")
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         benign = {"xstest": [p.prompt for p in corpus.prompts("xstest", "test")]}
         qa = [(p.prompt, p.answer) for p in corpus.prompts("facts", "test")][: args.qa]
         exclude: list[str] = []
+        seen_texts: set[str] = set()
         import random
 
         attacks = [p.prompt for p in corpus.prompts("attack", "train")]
@@ -85,14 +87,17 @@ def main(argv: list[str] | None = None) -> int:
         from interp.evaluate import load_labelled_responses
 
         records = list(interp.load_dataset(Path(interp.__file__).parent / "data" / "files" / "smollm2_safeedit.json"))
-        seen = {r.prompt_id for r in load_labelled_responses()}
+        judge_seen = {r.prompt_id for r in load_labelled_responses()}
         questions = {r.question for r in records}
-        sets = real_prompt_sets(args.n, seed=args.seed, exclude_ids=seen)
+        sets = real_prompt_sets(args.n, seed=args.seed)
+        # every HarmBench question but the records' (those take part in feature discovery); the judge was
+        # trained on SmolLM2's base answers to some of them: the rates are also split by that below
         held = [p for p in sets["harmbench"] if p.text not in questions]
+        seen_texts = {p.text for p in held if p.question_id in judge_seen}
         xs = sets["xstest-style"]
         benign_train = [p.text for p in xs[:50]]
         harmful = {"harmbench": held}
-        benign = {"xstest-style": xs[50:]}
+        benign = {"xstest-style": xs[50:100]}
         qa = interp.load_dataset("facts-qa")[: args.qa]
         exclude = [p.text for p in held]
         # Do-Not-Answer questions not in the sweep: SmolLM2 refuses about a third of them
@@ -131,25 +136,49 @@ def main(argv: list[str] | None = None) -> int:
         values = [None] + [round(float(v) * scale, 2) for v in args.values.split(",")]
         sweep = clamp_sweep(model, sae, top, values, positions=args.positions, **opts)
         frames.append(("clamp", sweep))
-        strongest = clamp_sweep(model, sae, top, values[1:], positions=args.positions, conditional=True, **opts)
-        frames.append(("clamp-conditional", strongest))
+        if "conditional" not in args.skip:
+            strongest = clamp_sweep(model, sae, top, values[1:], positions=args.positions, conditional=True, **opts)
+            frames.append(("clamp-conditional", strongest))
     if args.alphas:
         direction = refusal_direction(model, [getattr(r, "adversarial_prompt") for r in records] +
                                       [r.question for r in records], benign_train, hook=hook)
         frames.append(("addition", addition_sweep(model, direction, [float(a) for a in args.alphas.split(",")],
                                                   hook=hook, **opts)))
-        frames.append(("ablation", ablation_sweep(model, direction, **opts)))
+        if "ablation" not in args.skip:
+            frames.append(("ablation", ablation_sweep(model, direction, **opts)))
     import pandas as pd
 
     table = pd.concat([f.to_frame().assign(method=name) for name, f in frames], ignore_index=True)
     table.to_csv(f"{stem}.csv", index=False)
     for name, f in frames:
         f.figure().write_html(f"{stem}_{name}.html", include_plotlyjs="cdn")
+    if seen_texts:
+        _print_judge_split(frames, seen_texts)
     cols = ["method"] + [c for c in table.columns if c.endswith(" %") and "corrected" not in c] + ["fluency"]
     print(f"\n## {args.model}: feature {top} at {hook}, {time.perf_counter() - start:.0f} s\n")
     print(table[[c for c in cols if c in table] + [c for c in ("clamp value", "alpha", "ablated") if c in table]]
           .to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     return 0
+
+
+def _print_judge_split(frames: list, seen: set[str]) -> None:
+    """Harmful-set refusal and unsafe rates split by whether the judge was trained on the base model's
+    answer to the question (raw, Wilson 95 %): a judge that learnt those answers may label them better."""
+    from interp.evaluate.rates import wilson_interval
+
+    print(f"\n## harmful-set rates by judge overlap ({len(seen)} questions whose base answer trained the judge)")
+    for name, sweep in frames:
+        for value, row in zip(sweep.values, sweep.rows):
+            for s in (s for s in row.sets if s.harmful):
+                parts = []
+                for label, keep in (("judge saw", True), ("judge unseen", False)):
+                    labels = [lab for p, lab in zip(s.prompts, s.labels) if (p in seen) == keep]
+                    for verdict in ("refusal", "unsafe"):
+                        k = sum(lab == verdict for lab in labels)
+                        low, high = wilson_interval(k, len(labels)) if labels else (float("nan"),) * 2
+                        parts.append(f"{label} {verdict} {100 * k / max(1, len(labels)):.1f} "
+                                     f"[{100 * low:.1f}, {100 * high:.1f}] n={len(labels)}")
+                print(f"{name} {sweep.parameter}={value}: " + "; ".join(parts))
 
 
 if __name__ == "__main__":
