@@ -5,7 +5,11 @@ change the sizes). It collects, for N and for factor x N prompts, the activation
 layer's ``hook_resid_post`` and ``mlp.hook_post`` with
 
 * ``MeanOverTexts`` (one running (d,) mean per hook: should stay flat, target growth <= 10 %);
-* ``MeanOverPositions`` (one (d,) row per prompt per hook: grows linearly, for contrast).
+* ``MeanOverPositions`` (one (d,) row per prompt per hook: grows linearly, for contrast);
+* ``tokens`` (one row per token, what an SAE trains on; the middle layer's ``hook_resid_post``
+  only) in memory, which grows with the tokens, and ``tokens_to_disk``: the same rows streamed
+  to safetensors shards (``collect_activations(..., out=dir)``), which should stay flat
+  (target <= 10 % more peak memory for 10x the prompts, as for ``mean_texts``).
 
 The large run cycles the small run's prompts, so both see the same prompt lengths.
 On a shared 2-core machine run it with ``OMP_NUM_THREADS=1`` (torch's two spinning OpenMP
@@ -26,10 +30,10 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import tracemalloc
 import warnings
@@ -38,7 +42,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 warnings.filterwarnings("ignore")
 
-REDUCERS = ("mean_texts", "mean")
+REDUCERS = ("mean_texts", "mean", "tokens", "tokens_to_disk")
+FLAT = ("mean_texts", "tokens_to_disk")  # the modes whose memory must not grow
 
 
 def _random_gpt2_folder(folder: Path) -> Path:
@@ -88,54 +93,50 @@ def _inputs(n: int, base: int, seed: int):
     return model, Tokenized(tokens=tokens.masked_fill(mask == 0, 0), attention_mask=mask), "random GPT-2"
 
 
-def child(reducer: str, n: int, base: int, batch_size: int, seed: int) -> dict:
-    import psutil
+def child(reducer: str, n: int, base: int, batch_size: int, seed: int, shard_rows: int) -> dict:
     import torch
 
     from interp.activations import collect_activations
+    from peak_rss import PeakRSS
     from interp.hooks import mlp_post, resid_post
 
     model, toks, source = _inputs(n, base, seed)
     hooks = [h for layer in range(model.cfg.n_layers) for h in (resid_post(layer), mlp_post(layer))]
+    kind, disk = ("tokens", True) if reducer == "tokens_to_disk" else (reducer, False)
+    if kind == "tokens":
+        hooks = [resid_post(model.cfg.n_layers // 2)]
+    scratch = Path(tempfile.mkdtemp(prefix="bench-shards-"))
     # warm-up on the widest batch, so the heap already holds one forward pass's working set
     widest = toks.attention_mask.sum(dim=1).argsort(descending=True)[:batch_size]
     collect_activations(model, toks.tokens[widest], attention_mask=toks.attention_mask[widest],
-                        hook_names=hooks, reducer=reducer, batch_size=batch_size, progress=False)
+                        hook_names=hooks, reducer=kind, batch_size=batch_size, progress=False,
+                        out=scratch / "warm-up" if disk else None, shard_rows=shard_rows)
     gc.collect()
-    proc = psutil.Process()
-    rss0 = proc.memory_info().rss
-    peak = [rss0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], proc.memory_info().rss)
-            time.sleep(0.002)
-
-    thread = threading.Thread(target=sample, daemon=True)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     cuda0 = torch.cuda.memory_allocated() if torch.cuda.is_available() else 0
     tracemalloc.start()
-    thread.start()
-    start = time.perf_counter()
-    out = collect_activations(model, toks, hook_names=hooks, reducer=reducer,
-                              batch_size=batch_size, progress=False)
-    seconds = time.perf_counter() - start
-    done.set()
-    thread.join()
-    peak[0] = max(peak[0], proc.memory_info().rss)
+    with PeakRSS() as mem:
+        start = time.perf_counter()
+        out = collect_activations(model, toks, hook_names=hooks, reducer=kind, batch_size=batch_size,
+                                  progress=False, out=scratch / "run" if disk else None, shard_rows=shard_rows)
+        seconds = time.perf_counter() - start
+    rss0, peak = mem.start, [mem.peak]
     _, py_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     cuda_peak = (torch.cuda.max_memory_allocated() - cuda0) if torch.cuda.is_available() else 0
-    return {"reducer": reducer, "n": n, "source": source, "tokens": int(toks.attention_mask.sum()),
+    row = {"reducer": reducer, "n": n, "source": source, "tokens": int(toks.attention_mask.sum()),
             "seconds": seconds, "rss_peak": peak[0], "rss_peak_delta": peak[0] - rss0, "python_peak": py_peak,
-            "cuda_peak": cuda_peak, "result_bytes": sum(t.numel() * 4 for t in out.values())}
+            "cuda_peak": cuda_peak,
+            "result_bytes": (sum(f.stat().st_size for f in (scratch / "run").rglob("*.safetensors")) if disk
+                             else sum(t.numel() * 4 for t in out.values()))}
+    shutil.rmtree(scratch)
+    return row
 
 
-def _run_child(reducer: str, n: int, base: int, batch_size: int, seed: int) -> dict:
+def _run_child(reducer: str, n: int, base: int, batch_size: int, seed: int, shard_rows: int) -> dict:
     cmd = [sys.executable, __file__, "--child", reducer, "--n", str(n), "--base", str(base),
-           "--batch-size", str(batch_size), "--seed", str(seed)]
+           "--batch-size", str(batch_size), "--seed", str(seed), "--shard-rows", str(shard_rows)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"child {reducer} n={n} failed:\n{done.stderr[-3000:]}")
@@ -152,15 +153,19 @@ def main() -> None:
     parser.add_argument("--factor", type=int, default=10, help="the large run has factor x N prompts")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shard-rows", type=int, default=4096,
+                        help="rows per shard for tokens_to_disk (both runs write several shards)")
     parser.add_argument("--child", choices=REDUCERS, help=argparse.SUPPRESS)
     parser.add_argument("--base", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.n, args.base or args.n, args.batch_size, args.seed)))
+        print(json.dumps(child(args.child, args.n, args.base or args.n, args.batch_size, args.seed,
+                               args.shard_rows)))
         return
 
     sizes = (args.n, args.n * args.factor)
-    rows = {(r, n): _run_child(r, n, args.n, args.batch_size, args.seed) for r in REDUCERS for n in sizes}
+    rows = {(r, n): _run_child(r, n, args.n, args.batch_size, args.seed, args.shard_rows)
+            for r in REDUCERS for n in sizes}
     first = rows[(REDUCERS[0], sizes[0])]
     print(f"model: {first['source']}; hooks: every layer's hook_resid_post + mlp.hook_post; "
           f"batch_size {args.batch_size}")
@@ -171,13 +176,13 @@ def main() -> None:
               f"{_mb(r['rss_peak_delta']):>9} {_mb(r['python_peak']):>10} {_mb(r['cuda_peak']):>8} "
               f"{_mb(r['result_bytes']):>9}")
     print("peak RSS: the whole process during collect_activations (model, tokens, working set, "
-          "results); growth: above the RSS just before the call")
+          "results); growth: above the RSS just before the call; result: on disk for tokens_to_disk")
     for reducer in REDUCERS:
         small, large = rows[(reducer, sizes[0])], rows[(reducer, sizes[1])]
         ratio = large["rss_peak"] / small["rss_peak"]
         extra = large["rss_peak_delta"] - small["rss_peak_delta"]
         verdict = ""
-        if reducer == "mean_texts":
+        if reducer in FLAT:
             verdict = "  (target <= 1.10: " + ("met" if ratio <= 1.10 else "NOT met") + ")"
         print(f"{reducer}: {args.factor}x prompts -> peak RSS x{ratio:.3f}, growth {extra / 2**20:+.1f} MB "
               f"(result {(large['result_bytes'] - small['result_bytes']) / 2**20:+.1f} MB){verdict}")

@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_edits.py", "--threads", "1"],
         ["bench_sae.py", "--sequences", "1000", "--epochs", "2"],
         ["bench_compare.py"],
+        ["bench_ray.py", "--workers", "2"],
+        ["bench_memory.py", "--model", "organism"],
     ]
     if args.smollm2:
         runs += [
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             ["bench_edits.py", "--model", "smollm2-135m-instruct", "--steps", "3", "--repeats", "1",
              "--batch-size", "4", "--threads", "1"],
             ["bench_sae.py", "--model", "smollm2-135m-instruct", "--layer", "15", "--sequences", "400"],
+            ["bench_memory.py", "--model", "smollm2-135m-instruct"],
         ]
     failed = 0
     for cmd in runs:
