@@ -65,6 +65,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _check_retries(retries: Any) -> int:
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+    return retries
+
+
 def _labels(items: Sequence[Any], labels: Sequence[str] | None) -> list[str]:
     if labels is None:
         return [f"task {i}" for i in range(len(items))]
@@ -102,9 +108,7 @@ class SerialExecutor:
     name = "serial"
 
     def __init__(self, retries: int = 0) -> None:
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
-        self.retries = retries
+        self.retries = _check_retries(retries)
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Mapping[str, Any] | None = None,
             labels: Sequence[str] | None = None, desc: str = "tasks", progress: bool = True) -> list[TaskOutcome]:
@@ -166,10 +170,8 @@ class RayExecutor:
         if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int)
                                         or num_workers < 1):
             raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
         self.num_workers, self.num_cpus, self.num_gpus = num_workers, num_cpus, num_gpus
-        self.retries, self.address = retries, address
+        self.retries, self.address = _check_retries(retries), address
         self._started = False
 
     def start(self) -> Any:

@@ -259,12 +259,12 @@ class TokenRows(Reducer):
     number of selected tokens (4 bytes x d per token).
     """
 
+    streams_rows = True
+
     def start(self, n_texts: int, n_pos: int) -> None:
         super().start(n_texts, n_pos)
         self._chunks: list[Tensor] = []
         self._where: list[tuple[Tensor, Tensor]] = []
-
-    streams_rows = True
 
     def update(self, acts: Tensor, mask: Tensor) -> None:
         mask = mask.to(acts.device)
